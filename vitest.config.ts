@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Dawn over a CPU Vulkan driver already uses every core; parallel test files only fight for them.
     fileParallelism: false,
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' },
   },
 });

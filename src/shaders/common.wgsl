@@ -10,3 +10,25 @@ fn ceil_div(a: u32, b: u32) -> u32 {
 fn linear_index(wid: vec3u, nwg: vec3u, lid: u32, wg_size: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * wg_size + lid;
 }
+
+// Scratch for workgroup_sum. A module-scope workgroup variable is allocated only for the entry points
+// that use it, so kernels that never reduce pay nothing for it.
+var<workgroup> reduce_scratch: array<f32, 256>;
+
+// Sum of `v` over the `wg_size` invocations of this workgroup (a power of two, at most 256), returned
+// to every invocation: a tree reduction, so the rounding error grows with log2(wg_size), not wg_size.
+// Call it from workgroup-uniform control flow (it contains barriers).
+fn workgroup_sum(lid: u32, v: f32, wg_size: u32) -> f32 {
+  reduce_scratch[lid] = v;
+  workgroupBarrier();
+  for (var stride = wg_size / 2u; stride > 0u; stride >>= 1u) {
+    if (lid < stride) {
+      reduce_scratch[lid] += reduce_scratch[lid + stride];
+    }
+    workgroupBarrier();
+  }
+  let total = reduce_scratch[0];
+  // A second call must not overwrite slot 0 before every invocation has read it.
+  workgroupBarrier();
+  return total;
+}

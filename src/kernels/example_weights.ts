@@ -1,0 +1,43 @@
+// Per-example weights for every training method (Algorithm 1 step 11 for L2RW), normalised on the GPU.
+import source from '../shaders/example_weights.wgsl?raw';
+import type { BufferRef, Gpu } from '../gpu/gpu';
+import { Kernel, type Dispatch, type KernelDef } from './kernel';
+
+export const WEIGHT_RULES = ['uniform', 'l2rw', 'proportion', 'hardmining', 'random'] as const;
+export type WeightRule = (typeof WEIGHT_RULES)[number];
+
+export const exampleWeightsDef: KernelDef = {
+  name: 'example_weights',
+  source,
+  bindings: ['read', 'read', 'read', 'rw', 'uniform'],
+  uniforms: [
+    ['n', 'u32'],
+    ['k', 'u32'],
+    ['seed', 'u32'],
+    ['step', 'u32'],
+  ],
+};
+
+export interface ExampleWeightsInputs {
+  /** Alignments s (l2rw) or per-example losses (hardmining); unused by the other rules. */
+  score: BufferRef;
+  labels: BufferRef;
+  /** Per-class weights (proportion); unused by the other rules. */
+  classWeight: BufferRef;
+  w: BufferRef;
+}
+
+export class ExampleWeights {
+  private constructor(private readonly kernel: Kernel, readonly rule: WeightRule) {}
+
+  static async create(gpu: Gpu, rule: WeightRule): Promise<ExampleWeights> {
+    return new ExampleWeights(await Kernel.load(gpu, exampleWeightsDef, { METHOD: WEIGHT_RULES.indexOf(rule) }), rule);
+  }
+
+  /** `k`: how many examples hard mining keeps; `seed`/`step` drive the random rule (step changes per step). */
+  plan(io: ExampleWeightsInputs, n: number, opts: { k?: number; seed?: number; step?: number } = {}, label = `weights.${this.rule}`): Dispatch {
+    const k = opts.k ?? n;
+    if (!(k >= 1 && k <= n)) throw new Error(`${label}: k must be in [1, ${n}], got ${k}`);
+    return this.kernel.plan(label, [io.score, io.labels, io.classWeight, io.w], { n, k, seed: (opts.seed ?? 0) >>> 0, step: opts.step ?? 0 }, [1]);
+  }
+}

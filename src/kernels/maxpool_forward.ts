@@ -1,0 +1,63 @@
+// 2x2 / stride-2 max pooling (NCHW, floor mode) with the in-plane argmax kept for the backward pass.
+import source from '../shaders/maxpool_forward.wgsl?raw';
+import type { BufferRef, Gpu } from '../gpu/gpu';
+import type { UniformSpec } from '../gpu/uniforms';
+import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+
+/** Input x [N, C, H, W]. */
+export interface MaxPoolShape {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+}
+
+/** y [N, C, P, Q] with P = floor(H/2), Q = floor(W/2). */
+export function maxpoolOutputShape(shape: MaxPoolShape): { N: number; C: number; P: number; Q: number } {
+  const { N, C, H, W } = shape;
+  for (const [name, v] of Object.entries({ N, C, H, W })) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`maxpool shape: ${name} must be a positive integer, got ${v}`);
+  }
+  if (H < 2 || W < 2) throw new Error(`maxpool shape: a 2x2 window needs H, W >= 2, got ${H}x${W}`);
+  return { N, C, P: Math.floor(H / 2), Q: Math.floor(W / 2) };
+}
+
+export const maxpoolUniforms: UniformSpec = [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['H', 'u32'],
+  ['W', 'u32'],
+  ['P', 'u32'],
+  ['Q', 'u32'],
+];
+
+export function maxpoolUniformValues(shape: MaxPoolShape): Record<string, number> {
+  const { P, Q } = maxpoolOutputShape(shape);
+  return { N: shape.N, C: shape.C, H: shape.H, W: shape.W, P, Q };
+}
+
+const WG = 64;
+
+export const maxpoolForwardDef: KernelDef = {
+  name: 'maxpool_forward',
+  source,
+  bindings: ['read', 'rw', 'rw', 'uniform'],
+  uniforms: maxpoolUniforms,
+};
+
+export class MaxPoolForward {
+  private constructor(private readonly gpu: Gpu, private readonly kernel: Kernel) {}
+
+  static async create(gpu: Gpu): Promise<MaxPoolForward> {
+    return new MaxPoolForward(gpu, await Kernel.load(gpu, maxpoolForwardDef, { WG }));
+  }
+
+  /**
+   * y [N,C,P,Q] (f32) and argmax [N,C,P,Q] (u32): argmax is the chosen element's index h*W+w within its
+   * own input plane; ties keep the first maximum in row-major window order.
+   */
+  plan(x: BufferRef, y: BufferRef, argmax: BufferRef, shape: MaxPoolShape, label = 'maxpool_forward'): Dispatch {
+    const { N, C, P, Q } = maxpoolOutputShape(shape);
+    return this.kernel.plan(label, [x, y, argmax], maxpoolUniformValues(shape), workgroups1d(this.gpu, N * C * P * Q, WG));
+  }
+}

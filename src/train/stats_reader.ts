@@ -1,0 +1,74 @@
+// Reads the GPU-accumulated step statistics without stalling the queue: at a logging step the step's
+// own command buffer copies the stats into a MAP_READ staging buffer (and clears them); mapAsync is
+// started after that submit and awaited by whoever wants the numbers, later. A small ring of staging
+// buffers lets several logging points be in flight.
+import type { Gpu } from '../gpu/gpu';
+import { STAT, STAT_COUNT } from '../kernels/step_stats';
+
+export interface StepStatsSnapshot {
+  /** Training step (1-based) at which the snapshot was taken. */
+  step: number;
+  steps: number;
+  trainLoss: number;
+  valLoss: number;
+  weightedLoss: number;
+  /** Mean number of zero-weight examples per step. */
+  zeroWeights: number;
+  maxWeight: number;
+  nonFinite: number;
+  /** Mean weight per step given to flagged (e.g. mislabelled) examples. */
+  flaggedWeight: number;
+}
+
+export class StatsReader {
+  private readonly ring: GPUBuffer[];
+  private readonly busy: (Promise<StepStatsSnapshot> | null)[];
+  private next = 0;
+
+  constructor(private readonly gpu: Gpu, readonly stats: GPUBuffer, depth = 3) {
+    this.ring = Array.from({ length: depth }, (_, i) =>
+      gpu.buffer(`stats.staging${i}`, STAT_COUNT * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST),
+    );
+    this.busy = this.ring.map(() => null);
+  }
+
+  /** Waits (only if every staging buffer is still in flight) and returns the slot to copy into. */
+  async reserve(): Promise<number> {
+    const slot = this.next;
+    const pending = this.busy[slot];
+    if (pending) await pending;
+    return slot;
+  }
+
+  /** Records the copy-and-clear into the step's encoder (outside any compute pass). */
+  record(encoder: GPUCommandEncoder, slot: number): void {
+    encoder.copyBufferToBuffer(this.stats, 0, this.ring[slot], 0, STAT_COUNT * 4);
+    encoder.clearBuffer(this.stats);
+  }
+
+  /** Call right after the submit that contains record(slot): starts the asynchronous map. */
+  collect(slot: number, step: number): Promise<StepStatsSnapshot> {
+    const buf = this.ring[slot];
+    this.gpu.counters.readbacks++;
+    const p = buf.mapAsync(GPUMapMode.READ).then(() => {
+      const v = new Float32Array(buf.getMappedRange().slice(0));
+      buf.unmap();
+      this.busy[slot] = null;
+      const steps = Math.max(1, v[STAT.steps]);
+      return {
+        step,
+        steps: v[STAT.steps],
+        trainLoss: v[STAT.trainLoss] / steps,
+        valLoss: v[STAT.valLoss] / steps,
+        weightedLoss: v[STAT.weightedLoss] / steps,
+        zeroWeights: v[STAT.zeroWeights] / steps,
+        maxWeight: v[STAT.maxWeight],
+        nonFinite: v[STAT.nonFinite],
+        flaggedWeight: v[STAT.flaggedWeight] / steps,
+      };
+    });
+    this.busy[slot] = p;
+    this.next = (slot + 1) % this.ring.length;
+    return p;
+  }
+}

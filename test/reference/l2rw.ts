@@ -1,0 +1,168 @@
+// float64 reference of one Learning-to-Reweight step (Ren et al., ICML 2018, Algorithm 1), computed
+// literally with explicit per-example gradients (see /work/shared/notes/l2rw-math.md):
+//   s_i = <∇f_i(θ), g>,  g = ∇ (1/m) Σ_j f^v_j(θ)
+//   w̃_i = max(s_i, 0),  w = w̃ / (Σ w̃ + δ(Σ w̃))        (α > 0 cancels in the normalisation)
+//   grad = Σ_i w_i ∇f_i(θ),  then SGD with momentum and weight decay (PyTorch convention).
+
+import type { ModelSpec } from '../../src/train/spec';
+import { resolveModel } from '../../src/train/spec';
+import type { Rng } from '../../src/util/rng';
+import { batchExample, batchGrad, batchLoss, batchSize, exampleGrad, thetaLength } from './network';
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`dot of lengths ${a.length} and ${b.length}`);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** ∇f_i(θ) for every example of a flat batch. */
+export function perExampleGrads(spec: ModelSpec, theta: ArrayLike<number>, X: ArrayLike<number>, Y: ArrayLike<number>): Float64Array[] {
+  const n = batchSize(X, spec);
+  if (Y.length !== n) throw new Error(`${Y.length} labels for ${n} examples`);
+  const out: Float64Array[] = [];
+  for (let i = 0; i < n; i++) out.push(exampleGrad(spec, theta, batchExample(X, i, spec), Y[i]));
+  return out;
+}
+
+/** g = ∇ (1/m) Σ_j f^v_j(θ), the clean validation gradient. */
+export function validationGrad(spec: ModelSpec, theta: ArrayLike<number>, Xg: ArrayLike<number>, yg: ArrayLike<number>): Float64Array {
+  return batchGrad(spec, theta, Xg, yg);
+}
+
+/** s_i = <∇f_i(θ), g> from literal per-example gradients. */
+export function alignments(
+  spec: ModelSpec,
+  theta: ArrayLike<number>,
+  Xf: ArrayLike<number>,
+  yf: ArrayLike<number>,
+  Xg: ArrayLike<number>,
+  yg: ArrayLike<number>,
+): Float64Array {
+  const g = validationGrad(spec, theta, Xg, yg);
+  return Float64Array.from(perExampleGrads(spec, theta, Xf, yf), (gi) => dot(gi, g));
+}
+
+/**
+ * Central finite differences of h(ε) = L_g(θ − α Σ_i ε_i ∇f_i(θ)) at ε = 0:
+ * (h(τ e_i) − h(−τ e_i)) / 2τ ≈ ∂h/∂ε_i = −α s_i.
+ */
+export function epsGradFiniteDiff(
+  spec: ModelSpec,
+  theta: ArrayLike<number>,
+  Xf: ArrayLike<number>,
+  yf: ArrayLike<number>,
+  Xg: ArrayLike<number>,
+  yg: ArrayLike<number>,
+  alpha: number,
+  tau: number,
+): Float64Array {
+  const grads = perExampleGrads(spec, theta, Xf, yf);
+  const h = (i: number, eps: number): number => {
+    const lookahead = Float64Array.from(theta, (t, j) => t - alpha * eps * grads[i][j]);
+    return batchLoss(spec, lookahead, Xg, yg);
+  };
+  return Float64Array.from(grads, (_, i) => (h(i, tau) - h(i, -tau)) / (2 * tau));
+}
+
+/** w̃ = max(s, 0); w = w̃ / (Σ w̃ + δ(Σ w̃)) with δ(x) = 1 iff x == 0. */
+export function l2rwWeights(s: ArrayLike<number>): Float64Array {
+  const wt = Float64Array.from(s, (v) => (v > 0 ? v : 0));
+  let sum = 0;
+  for (const v of wt) sum += v;
+  const denom = sum + (sum === 0 ? 1 : 0);
+  return wt.map((v) => v / denom);
+}
+
+/** PyTorch SGD: v = μ v + (g + wd θ); θ = θ − lr v. Returns new arrays; the inputs are not modified. */
+export function sgdMomentumStep(
+  theta: ArrayLike<number>,
+  velocity: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  opts: SgdOptions,
+): { theta: Float64Array; velocity: Float64Array } {
+  if (velocity.length !== theta.length || grad.length !== theta.length) {
+    throw new Error(`lengths differ: θ ${theta.length}, v ${velocity.length}, grad ${grad.length}`);
+  }
+  const v = Float64Array.from(velocity, (vj, j) => opts.momentum * vj + (grad[j] + opts.weightDecay * theta[j]));
+  const t = Float64Array.from(theta, (tj, j) => tj - opts.lr * v[j]);
+  return { theta: t, velocity: v };
+}
+
+/** Σ_i w_i ∇f_i, accumulated from zero (so exactly zero when every w_i is 0). */
+function weightedSum(grads: Float64Array[], w: ArrayLike<number>, len: number): Float64Array {
+  const out = new Float64Array(len);
+  grads.forEach((gi, i) => {
+    for (let j = 0; j < len; j++) out[j] += w[i] * gi[j];
+  });
+  return out;
+}
+
+export interface L2rwStepResult {
+  s: Float64Array;
+  w: Float64Array;
+  grad: Float64Array;
+  theta: Float64Array;
+  velocity: Float64Array;
+}
+
+/** One step of Algorithm 1: alignments, weights, weighted training gradient, SGD-with-momentum update. */
+export function l2rwStep(
+  spec: ModelSpec,
+  theta: ArrayLike<number>,
+  velocity: ArrayLike<number>,
+  Xf: ArrayLike<number>,
+  yf: ArrayLike<number>,
+  Xg: ArrayLike<number>,
+  yg: ArrayLike<number>,
+  opts: SgdOptions,
+): L2rwStepResult {
+  const grads = perExampleGrads(spec, theta, Xf, yf);
+  const g = validationGrad(spec, theta, Xg, yg);
+  const s = Float64Array.from(grads, (gi) => dot(gi, g));
+  const w = l2rwWeights(s);
+  const grad = weightedSum(grads, w, theta.length);
+  return { s, w, grad, ...sgdMomentumStep(theta, velocity, grad, opts) };
+}
+
+/** A plain step: w_i = 1/n, grad = (1/n) Σ_i ∇f_i, then the same optimiser. */
+export function plainStep(
+  spec: ModelSpec,
+  theta: ArrayLike<number>,
+  velocity: ArrayLike<number>,
+  Xf: ArrayLike<number>,
+  yf: ArrayLike<number>,
+  opts: SgdOptions,
+): { w: Float64Array; grad: Float64Array; theta: Float64Array; velocity: Float64Array } {
+  const grads = perExampleGrads(spec, theta, Xf, yf);
+  const w = new Float64Array(grads.length).fill(1 / grads.length);
+  const grad = weightedSum(grads, w, theta.length);
+  return { w, grad, ...sgdMomentumStep(theta, velocity, grad, opts) };
+}
+
+/**
+ * Reference initialisation for tests: He-normal weights (std sqrt(2 / fan_in), fan_in = C·R·S for conv,
+ * `in` for dense), biases N(0, biasStd²) (zero by default). Only for getting random θ in tests.
+ */
+export function initParams(spec: ModelSpec, rng: Rng, opts: { biasStd?: number } = {}): Float64Array {
+  const biasStd = opts.biasStd ?? 0;
+  const theta = new Float64Array(thetaLength(spec));
+  let off = 0;
+  for (const layer of resolveModel(spec)) {
+    if (layer.params.length === 0) continue;
+    const [wt, bs] = layer.params;
+    const fanIn = wt.size / wt.shape[0];
+    const std = Math.sqrt(2 / fanIn);
+    for (let j = 0; j < wt.size; j++) theta[off + j] = rng.normal() * std;
+    off += wt.size;
+    for (let j = 0; j < bs.size; j++) theta[off + j] = biasStd === 0 ? 0 : rng.normal() * biasStd;
+    off += bs.size;
+  }
+  return theta;
+}
