@@ -22,6 +22,10 @@ export interface StepStatsSnapshot {
 
 export class StatsReader {
   private readonly ring: GPUBuffer[];
+
+  get staging(): readonly GPUBuffer[] {
+    return this.ring;
+  }
   private readonly busy: (Promise<StepStatsSnapshot> | null)[];
   private next = 0;
 

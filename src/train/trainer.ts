@@ -45,6 +45,9 @@ export interface TrainData {
   trainFlags?: Uint8Array;
 }
 
+/** Evaluation batch size: large enough to amortise dispatches, small enough for LeNet activations. */
+const EVAL_CHUNK = 500;
+
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }
@@ -128,6 +131,8 @@ export class Trainer {
   /** Per-example weights of the latest training batch [n]. */
   readonly weights: GPUBuffer;
   private evalPlan: BatchPlan | null = null;
+  /** Buffers this trainer made (besides plans, datasets and the model), destroyed with it. */
+  private readonly owned: GPUBuffer[] = [];
   private stepIndex = 0;
   private lr: number;
 
@@ -148,9 +153,10 @@ export class Trainer {
       test: data.test ? uploadDataset(gpu, data.test, 'test') : undefined,
       flags: data.trainFlags ? uploadDataset(gpu, { x: data.trainFlags, y: data.train.y, n: data.train.n, dim: 1 }, 'train.flags') : undefined,
     };
-    this.stats = gpu.buffer('stats', STAT_COUNT * 4);
+    this.stats = this.own(gpu.buffer('stats', STAT_COUNT * 4));
     this.reader = new StatsReader(gpu, this.stats);
-    this.weights = gpu.buffer('weights', config.batch * 4);
+    this.owned.push(...this.reader.staging);
+    this.weights = this.own(gpu.buffer('weights', config.batch * 4));
     const { layout, params, grads, velocity } = model;
     this.sgd = k.sgd.plan(params, velocity, grads, layout.paddedSize, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay }, 'sgd');
   }
@@ -163,6 +169,11 @@ export class Trainer {
     const t = new Trainer(gpu, k, spec, cfg, data, model);
     t.buildPhases();
     return t;
+  }
+
+  private own(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
   }
 
   get step(): number {
@@ -189,14 +200,15 @@ export class Trainer {
     const chunk = cfg.indexChunk;
     const seedBase = cfg.seed * 7919 + this.phases.length * 104729;
     const trainSrc = new BatchSource(gpu, data, n, sampling, seedBase + 1, chunk, `${name}.train`);
+    this.own(trainSrc.indices);
     const sources = [trainSrc];
     const f = new BatchPlan(gpu, k, layout, n, { signals: true, label: `${name}.f` });
     this.plans.push(f);
     const d: Dispatch[] = [];
-    const ones = gpu.upload(`${name}.ones`, new Float32Array(n).fill(1));
-    const flags = gpu.buffer(`${name}.flags`, n * 4);
-    const s = gpu.buffer(`${name}.alignment`, n * 4);
-    const classWeight = gpu.upload(`${name}.classWeight`, inverseFrequency(data.hostLabels, this.classes));
+    const ones = this.own(gpu.upload(`${name}.ones`, new Float32Array(n).fill(1)));
+    const flags = this.own(gpu.buffer(`${name}.flags`, n * 4));
+    const s = this.own(gpu.buffer(`${name}.alignment`, n * 4));
+    const classWeight = this.own(gpu.upload(`${name}.classWeight`, inverseFrequency(data.hostLabels, this.classes)));
     const rule = k.weights;
     const keep = Math.max(1, Math.min(n, Math.ceil(cfg.hardMiningKeep * n)));
 
@@ -204,7 +216,7 @@ export class Trainer {
     // 2: {X_f, y_f} ← SampleMiniBatch(D_f, n): gathered on the GPU from indices uploaded in bulk.
     d.push(trainSrc.gatherInto(k, data, f.x, f.y, `${name}.gather`));
     if (from === 'train' && this.datasets.flags) {
-      d.push(trainSrc.gatherInto(k, this.datasets.flags, flags, gpu.buffer(`${name}.trueY`, n * 4), `${name}.gatherFlags`));
+      d.push(trainSrc.gatherInto(k, this.datasets.flags, flags, this.own(gpu.buffer(`${name}.trueY`, n * 4)), `${name}.gatherFlags`));
     }
     // 4: ŷ_f ← Forward(X_f, y_f, θ_t).
     d.push(...f.forward(params));
@@ -220,6 +232,7 @@ export class Trainer {
       m = cfg.valBatch;
       const valSrc = new BatchSource(gpu, this.datasets.clean, m, 'shuffle', seedBase + 2, chunk, `${name}.val`);
       sources.push(valSrc);
+      this.own(valSrc.indices);
       const g = new BatchPlan(gpu, k, layout, m, { signals: true, label: `${name}.g` });
       this.plans.push(g);
       valLoss = g.loss;
@@ -229,7 +242,7 @@ export class Trainer {
       //    the weights do not depend on α > 0 and no α appears in the kernels.
       // 8: ŷ_g ← Forward(X_g, y_g, θ̂_t); l_g = (1/m) Σ_j C(y_g,j, ŷ_g,j).
       d.push(...g.forward(params));
-      d.push(g.lossAndSignal(gpu.upload(`${name}.invM`, new Float32Array(m).fill(1 / m))));
+      d.push(g.lossAndSignal(this.own(gpu.upload(`${name}.invM`, new Float32Array(m).fill(1 / m)))));
       // 9: ∇θ̂ of l_g = g, the clean validation gradient (into `grads`, overwritten again in step 13).
       d.push(...g.backward(params));
       d.push(...g.weightGrads(grads, null));
@@ -306,30 +319,44 @@ export class Trainer {
   }
 
   /** Test error and mean loss over a whole split, in one submit and one readback. */
-  async evaluate(split: 'test' | 'clean' | 'train', chunk = 500): Promise<{ error: number; loss: number; n: number }> {
+  async evaluate(split: 'test' | 'clean' | 'train'): Promise<{ error: number; loss: number; n: number }> {
     const data = this.datasets[split];
     if (!data) throw new Error(`no ${split} set was given to the trainer`);
+    const { dispatches, out } = this.evalProgram(split, data);
+    this.gpu.run(`evaluate ${split}`, (enc) => {
+      enc.clearBuffer(out);
+      encodeDispatches(enc, dispatches, `evaluate ${split}`);
+    });
+    const [errors, lossSum] = await this.gpu.readF32(out, 2);
+    return { error: errors / data.n, loss: lossSum / data.n, n: data.n };
+  }
+
+  private readonly evalPrograms = new Map<string, { dispatches: Dispatch[]; out: GPUBuffer }>();
+
+  /** Planned once per split: chunks of EVAL_CHUNK examples gathered in order, forward, error count. */
+  private evalProgram(split: string, data: GpuDataset): { dispatches: Dispatch[]; out: GPUBuffer } {
+    let prog = this.evalPrograms.get(split);
+    if (prog) return prog;
     const { gpu, k, model } = this;
     if (!this.evalPlan) {
-      this.evalPlan = new BatchPlan(gpu, k, model.layout, chunk, { signals: false, label: 'eval' });
+      this.evalPlan = new BatchPlan(gpu, k, model.layout, EVAL_CHUNK, { signals: false, label: "eval" });
       this.plans.push(this.evalPlan);
     }
     const e = this.evalPlan;
-    const out = gpu.buffer('eval.out', 16);
-    const dispatches: Dispatch[] = [];
+    const out = this.own(gpu.buffer(`eval.${split}.out`, 16));
+    const noIndices = this.own(gpu.buffer(`eval.${split}.noindices`, 16));
     const forward = e.forward(model.params);
-    const dummyIdx = gpu.buffer('eval.noindices', 16);
+    const dispatches: Dispatch[] = [];
     for (let start = 0; start < data.n; start += e.n) {
+      // A last, shorter chunk gathers and counts only its rows; the stale rows beyond are ignored.
       const rows = Math.min(e.n, data.n - start);
-      dispatches.push(k.gatherSequential(data.format).plan(data, dummyIdx, e.x, e.y, rows, start, `eval.gather@${start}`));
+      dispatches.push(k.gatherSequential(data.format).plan(data, noIndices, e.x, e.y, rows, start, `eval.gather@${start}`));
       dispatches.push(...forward);
       dispatches.push(k.countErrors.plan(e.logits, e.y, out, rows, this.classes, `eval.count@${start}`));
     }
-    gpu.run(`evaluate ${split}`, (enc) => encodeDispatches(enc, dispatches, `evaluate ${split}`));
-    const [errors, lossSum] = await gpu.readF32(out, 2);
-    gpu.destroy(out);
-    gpu.destroy(dummyIdx);
-    return { error: errors / data.n, loss: lossSum / data.n, n: data.n };
+    prog = { dispatches, out };
+    this.evalPrograms.set(split, prog);
+    return prog;
   }
 
   /** The latest training minibatch and what the method made of it (readbacks: demos and tests only). */
@@ -352,6 +379,8 @@ export class Trainer {
     this.datasets.test?.destroy();
     this.datasets.flags?.destroy();
     this.model.destroy();
+    for (const b of this.owned) this.gpu.destroy(b);
+    this.owned.length = 0;
   }
 }
 
