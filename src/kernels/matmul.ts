@@ -1,11 +1,10 @@
 // C[m,n] = op(A)[m,k] · diag(s) · op(B)[k,n] (+ bias per column) (then ReLU), in fp32.
 import source from '../shaders/matmul.wgsl?raw';
 import { isWholeBuffer, type BufferRef, type Gpu } from '../gpu/gpu';
-import { Kernel, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 
-/** Invocations per workgroup along n (x) and m (y). */
-const WG_X = 8;
-const WG_Y = 8;
+/** Invocations per workgroup (a 1-D launch over the blocks of C). */
+const WG = 64;
 
 /** The block of C one invocation computes, read from the shader so the two cannot disagree. */
 function shaderConst(name: string): number {
@@ -16,8 +15,8 @@ function shaderConst(name: string): number {
 const BLOCK_M = shaderConst('TM');
 const BLOCK_N = shaderConst('TN');
 
-/** Rows and columns of C covered by one workgroup (tests use it to cross tile edges). */
-export const MATMUL_TILE = { m: BLOCK_M * WG_Y, n: BLOCK_N * WG_X } as const;
+/** Each invocation computes a blockM x blockN block of C; a workgroup takes `workgroup` consecutive blocks. */
+export const MATMUL_TILING = { blockM: BLOCK_M, blockN: BLOCK_N, workgroup: WG } as const;
 
 export const matmulDef: KernelDef = {
   name: 'matmul',
@@ -75,8 +74,7 @@ export class Matmul {
       throw new Error(`matmul: unknown epilogue "${options.epilogue}" (expected 'none', 'bias' or 'bias_relu')`);
     }
     const kernel = await Kernel.load(gpu, matmulDef, {
-      WG_X,
-      WG_Y,
+      WG,
       TRANS_A: options.transA ? 1 : 0,
       TRANS_B: options.transB ? 1 : 0,
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
@@ -107,7 +105,8 @@ export class Matmul {
     this.checkSize(label, 'c', c, m * n * f32, `[${m},${n}]`);
     if (extra.bias) this.checkSize(label, 'bias', extra.bias, n * f32, `[${n}]`);
     if (extra.kscale) this.checkSize(label, 'kscale', extra.kscale, k * f32, `[${k}]`);
-    const groups: [number, number, number] = [Math.ceil(n / (BLOCK_N * WG_X)), Math.ceil(m / (BLOCK_M * WG_Y)), 1];
+    const blocks = Math.ceil(m / BLOCK_M) * Math.ceil(n / BLOCK_N);
+    const groups = workgroups1d(this.gpu, blocks, WG);
     return this.kernel.plan(
       label,
       [a, b, extra.bias ?? this.dummy, extra.kscale ?? this.dummy, c],

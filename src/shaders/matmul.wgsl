@@ -36,8 +36,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-override WG_X: u32 = 8;
-override WG_Y: u32 = 8;
+// Invocations per workgroup; the launch is 1-D over the blocks of C (see main).
+override WG: u32 = 64;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 // 0: none, 1: + bias[col], 2: + bias[col] then ReLU.
@@ -49,14 +49,18 @@ const TM = 16u;
 const TN = 8u;
 const TN4 = TN / 4u;
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+// Blocks are numbered row-major over C and handed out in that order, so no lane idles on a skinny
+// product (n = 6 columns, or m = 10 rows) as it would in a 2-D grid of invocations.
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let M = params.m;
   let N = params.n;
   let K = params.k;
-  let row0 = gid.y * TM;
-  let col0 = gid.x * TN;
-  if (row0 >= M || col0 >= N) {
+  let block = linear_index(wid, nwg, lid, WG);
+  let blocks_n = ceil_div(N, TN);
+  let row0 = (block / blocks_n) * TM;
+  let col0 = (block % blocks_n) * TN;
+  if (row0 >= M) {
     return;
   }
 

@@ -35,6 +35,7 @@ function programs(gpu: Gpu, spec: ModelSpec, rule: WeightRule) {
     denseForward: Matmul.create(gpu, { transB: true, epilogue: 'bias' }),
     denseForwardRelu: Matmul.create(gpu, { transB: true, epilogue: 'bias_relu' }),
     denseBackwardData: Matmul.create(gpu, {}),
+    gram: Matmul.create(gpu, { transB: true }),
     denseWeightGrad: Matmul.create(gpu, { transA: true }),
     denseWeightGradWeighted: Matmul.create(gpu, { transA: true, kScale: true }),
     columnSums: ColumnSums.create(gpu, {}),

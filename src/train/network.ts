@@ -22,6 +22,11 @@ function convShape(layer: ResolvedLayer, n: number): Conv2dShape {
   return { N: n, C, H, W, K: layer.spec.outChannels, R: layer.spec.kernel, S: layer.spec.kernel, stride: layer.spec.stride ?? 1, pad: layer.spec.pad ?? 0 };
 }
 
+/** The Gram form of a dense layer's alignment costs m·(in + out) per example, the tangent in·out. */
+export function useGramForm(fanIn: number, fanOut: number, m: number): boolean {
+  return m * (fanIn + fanOut + 1) < fanIn * fanOut;
+}
+
 export class BatchPlan {
   /** Input [n, C*H*W] (written by the gather kernel) and labels [n]. */
   readonly x: GPUBuffer;
@@ -152,30 +157,56 @@ export class BatchPlan {
   }
 
   /**
-   * Per-example alignments s_i = <∇f_i(θ), G> with a gradient-shaped G (a buffer in `layout`), by the
-   * per-layer factorisation: for each layer, run the layer forward on its own input with G as the
-   * weights (the forward-mode tangent of that layer along G), then dot with the example's signal.
+   * Per-example alignments s_i = <∇f_i(θ), G> with the validation gradient G (a buffer in `layout`)
+   * computed by the validation batch plan `val`, layer by layer (all exact):
+   * - tangent form: run the layer on its own input with G as its weights (the forward-mode tangent
+   *   of that layer along G), then dot with example i's signal;
+   * - Gram form, for dense layers where it is cheaper: G_W = Σ_j δ^v_j a^v_jᵀ and G_b = Σ_j δ^v_j
+   *   (the validation signals already carry their 1/m), so the layer's share is
+   *   Σ_j (δ_i·δ^v_j)(a_i·a^v_j + 1): two n×m Gram matrices instead of an n×in×out product.
    */
-  alignments(G: GPUBuffer, s: BufferRef): Dispatch[] {
+  alignments(G: GPUBuffer, s: BufferRef, val: BatchPlan): Dispatch[] {
     const { k, n, layout } = this;
+    const m = val.n;
     const out: Dispatch[] = [];
     layout.paramLayers.forEach(({ layer: l, weight, bias }, j) => {
       const label = `${this.options.label}.align${l.index}`;
+      const rowDots = j === 0 ? k.rowDots : k.rowDotsAccumulate;
       const cols = size3(l.outShape);
+      const fanIn = size3(l.inShape);
+      if (l.spec.kind === 'dense' && useGramForm(fanIn, cols, m)) {
+        const { signals, inputs, ones } = this.gramScratch(m);
+        out.push(k.gram.plan(this.sig[l.index], val.sig[l.index], signals, { m: n, n: m, k: cols }, {}, `${label}.gramSignals`));
+        out.push(k.denseForward.plan(this.input(l), val.input(l), inputs, { m: n, n: m, k: fanIn }, { bias: ones }, `${label}.gramInputs`));
+        out.push(rowDots.plan(signals, inputs, s, n, m, `${label}.dot`));
+        return;
+      }
       const tangent = this.tangent!;
       if (l.spec.kind === 'conv') {
         out.push(k.convForward.plan(this.input(l), layout.ref(G, weight), layout.ref(G, bias), tangent, convShape(l, n), `${label}.tangent`));
-      } else if (l.spec.kind === 'dense') {
-        out.push(k.denseForward.plan(this.input(l), layout.ref(G, weight), tangent, { m: n, n: cols, k: size3(l.inShape) }, { bias: layout.ref(G, bias) }, `${label}.tangent`));
+      } else {
+        out.push(k.denseForward.plan(this.input(l), layout.ref(G, weight), tangent, { m: n, n: cols, k: fanIn }, { bias: layout.ref(G, bias) }, `${label}.tangent`));
       }
-      out.push((j === 0 ? k.rowDots : k.rowDotsAccumulate).plan(this.sig[l.index], tangent, s, n, cols, `${label}.dot`));
+      out.push(rowDots.plan(this.sig[l.index], tangent, s, n, cols, `${label}.dot`));
     });
     return out;
+  }
+
+  private gram: { signals: GPUBuffer; inputs: GPUBuffer; ones: GPUBuffer } | null = null;
+
+  private gramScratch(m: number): { signals: GPUBuffer; inputs: GPUBuffer; ones: GPUBuffer } {
+    this.gram ??= {
+      signals: this.gpu.buffer(`${this.options.label}.gramSignals`, this.n * m * 4),
+      inputs: this.gpu.buffer(`${this.options.label}.gramInputs`, this.n * m * 4),
+      ones: this.gpu.upload(`${this.options.label}.gramOnes`, new Float32Array(m).fill(1)),
+    };
+    return this.gram;
   }
 
   destroy(): void {
     const all = [this.x, this.y, this.loss, ...this.out, ...this.sig, ...this.argmax.values()];
     if (this.tangent) all.push(this.tangent);
+    if (this.gram) all.push(this.gram.signals, this.gram.inputs, this.gram.ones);
     for (const b of all) this.gpu.destroy(b);
   }
 }

@@ -247,7 +247,7 @@ export class Trainer {
       d.push(...g.backward(params));
       d.push(...g.weightGrads(grads, null));
       // 10: ∇ε_i = −α <∇f_i(θ_t), g> = −α s_i; s by per-layer alignment of the stored signals with g.
-      d.push(...f.alignments(grads, s));
+      d.push(...f.alignments(grads, s, g));
     }
     // 11: w̃ = max(−∇ε, 0) = α max(s, 0); w = w̃ / (Σ w̃ + δ(Σ w̃)). The baselines' rules go here too.
     const weightsDispatch = rule.plan({ score: cfg.method === 'hardmining' ? f.loss : s, labels: f.y, classWeight, w: this.weights }, n, { k: keep, seed: cfg.seed, step: 0 }, `${name}.weights`);

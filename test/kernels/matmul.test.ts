@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu';
 import { runDispatches } from '../../src/kernels/kernel';
-import { MATMUL_TILE, Matmul, type MatmulOptions } from '../../src/kernels/matmul';
+import { MATMUL_TILING, Matmul, type MatmulOptions } from '../../src/kernels/matmul';
 import { Rng } from '../../src/util/rng';
 import { testGpu } from '../helpers/gpu';
 import { compareClose } from '../helpers/compare';
@@ -17,8 +17,10 @@ const SHAPES: Shape[] = [
   { m: 64, n: 64, k: 64 },
   { m: 65, n: 63, k: 129 },
   { m: 37, n: 45, k: 1 },
-  // One workgroup tile plus one row and one column: the second tile holds a single valid element.
-  { m: MATMUL_TILE.m + 1, n: MATMUL_TILE.n + 1, k: 17 },
+  // One invocation's block plus a row and a column: the last block holds a single valid element.
+  { m: MATMUL_TILING.blockM + 1, n: MATMUL_TILING.blockN + 1, k: 17 },
+  // A row of blocks one column wider than a workgroup's span: the second row starts mid-workgroup.
+  { m: 2 * MATMUL_TILING.blockM + 3, n: MATMUL_TILING.workgroup * MATMUL_TILING.blockN + 1, k: 5 },
 ];
 
 const EPILOGUES = ['none', 'bias', 'bias_relu'] as const;
@@ -27,7 +29,7 @@ const GUARD = 1234.5;
 // fp32 sum of k products of N(0,1)-sized values: rounding error grows like sqrt(k) * 2^-24 times the
 // size of the partial sums (cancellation leaves results ~sqrt(k), far below the sum of |terms|), so
 // atol = 4 * sqrt(k) * max|a| * max|b| * max|s| * 2^-23; the worst element over all cases here uses
-// about a ninth of it. rtol covers the bias add and the final rounding of large results.
+// under a tenth of it. rtol covers the bias add and the final rounding of large results.
 function tolerance(k: number, maxTerm: number) {
   return { atol: 4 * Math.sqrt(k) * maxTerm * 2 ** -23, rtol: 1e-5 };
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu';
 import { lenetSpec, mlpSpec, numClasses, size3, type ModelSpec } from '../../src/train/spec';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
+import { useGramForm } from '../../src/train/network';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
@@ -90,6 +91,8 @@ describe('epsilon-gradient (steps 5-10): GPU alignments vs float64 per-example g
   const cases: [string, ModelSpec, number, number, boolean][] = [
     ['tiny MLP', tinyMlp, 7, 3, true],
     ['tiny conv net', tinyConv, 7, 3, true],
+    // Wide enough that its dense layers take the Gram form (useGramForm), the tiny MLP the tangent form.
+    ['MLP 40-30-3 (Gram form)', mlpSpec(40, [30], 3), 7, 3, true],
     ['LeNet (Caffe), 28x28, K=2', lenet2, 8, 4, false],
   ];
   for (const [name, spec, n, m, withFd] of cases) {
@@ -118,6 +121,12 @@ describe('epsilon-gradient (steps 5-10): GPU alignments vs float64 per-example g
       t.destroy();
     });
   }
+});
+
+it('the Gram and tangent forms are both exercised above', () => {
+  expect(useGramForm(40, 30, 3)).toBe(true);
+  expect(useGramForm(7, 3, 3)).toBe(false);
+  expect(useGramForm(800, 500, 4)).toBe(true);
 });
 
 describe('one whole L2RW step (steps 2-14) matches the literal float64 Algorithm 1', () => {
