@@ -90,6 +90,14 @@ export function workgroups1d(gpu: Gpu, count: number, wgSize: number): [number, 
   return [Math.ceil(groups / y), y, 1];
 }
 
+/**
+ * Workgroups for a grid-stride kernel (one that loops with `launch_size`): enough to fill a large GPU
+ * (`cap` workgroups), no more, since each workgroup has a fixed cost on CPU drivers.
+ */
+export function workgroupsCapped(gpu: Gpu, count: number, wgSize: number, cap = 256): [number, number, number] {
+  return [Math.max(1, Math.min(cap, Math.ceil(count / wgSize), gpu.limits.maxComputeWorkgroupsPerDimension)), 1, 1];
+}
+
 /** Records dispatches, in order, into one compute pass. */
 export function encodeDispatches(encoder: GPUCommandEncoder, dispatches: readonly Dispatch[], label = 'compute'): void {
   const pass = encoder.beginComputePass({ label });

@@ -8,7 +8,7 @@
 import source from '../shaders/sgd_momentum.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { UniformValues } from '../gpu/uniforms';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, workgroupsCapped, type Dispatch, type KernelDef } from './kernel';
 
 const WG = 256;
 
@@ -44,6 +44,6 @@ export class SgdMomentum {
 
   /** p and v are updated in place; g (the gradient) is only read. n must stay the planned size. */
   plan(p: BufferRef, v: BufferRef, g: BufferRef, n: number, hp: SgdHyperparams, label = 'sgd_momentum'): Dispatch {
-    return this.kernel.plan(label, [p, v, g], SgdMomentum.uniforms(n, hp), workgroups1d(this.gpu, n, WG));
+    return this.kernel.plan(label, [p, v, g], SgdMomentum.uniforms(n, hp), workgroupsCapped(this.gpu, n, WG));
   }
 }

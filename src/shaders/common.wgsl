@@ -11,6 +11,13 @@ fn linear_index(wid: vec3u, nwg: vec3u, lid: u32, wg_size: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * wg_size + lid;
 }
 
+// Invocations in the whole launch: the stride of a grid-stride loop over a launch capped by
+// workgroupsCapped (src/kernels/kernel.ts). Fewer, longer-lived workgroups pay off on CPU drivers,
+// where every workgroup has a fixed cost of several microseconds.
+fn launch_size(nwg: vec3u, wg_size: u32) -> u32 {
+  return nwg.x * nwg.y * wg_size;
+}
+
 // Scratch for workgroup_sum. A module-scope workgroup variable is allocated only for the entry points
 // that use it, so kernels that never reduce pay nothing for it.
 var<workgroup> reduce_scratch: array<f32, 256>;

@@ -18,8 +18,8 @@ override WG: u32 = 256;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = linear_index(wid, nwg, lid, WG);
-  if (i < params.n) {
+  let stride = launch_size(nwg, WG);
+  for (var i = linear_index(wid, nwg, lid, WG); i < params.n; i += stride) {
     let pi = p[i];
     let vi = params.momentum * v[i] + (g[i] + params.weight_decay * pi);
     v[i] = vi;
