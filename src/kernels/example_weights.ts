@@ -15,6 +15,7 @@ export const exampleWeightsDef: KernelDef = {
     ['k', 'u32'],
     ['seed', 'u32'],
     ['step', 'u32'],
+    ['scale', 'f32'],
   ],
 };
 
@@ -34,10 +35,27 @@ export class ExampleWeights {
     return new ExampleWeights(await Kernel.load(gpu, exampleWeightsDef, { METHOD: WEIGHT_RULES.indexOf(rule) }), rule);
   }
 
-  /** `k`: how many examples hard mining keeps; `seed`/`step` drive the random rule (step changes per step). */
-  plan(io: ExampleWeightsInputs, n: number, opts: { k?: number; seed?: number; step?: number } = {}, label = `weights.${this.rule}`): Dispatch {
-    const k = opts.k ?? n;
-    if (!(k >= 1 && k <= n)) throw new Error(`${label}: k must be in [1, ${n}], got ${k}`);
-    return this.kernel.plan(label, [io.score, io.labels, io.classWeight, io.w], { n, k, seed: (opts.seed ?? 0) >>> 0, step: opts.step ?? 0 }, [1]);
+  /**
+   * `k`: how many examples hard mining keeps; `seed`/`step` drive the random rule (step changes per
+   * step); `scale`: L2RW's lookahead step size α (> 0), which multiplies s and cancels out of w.
+   */
+  plan(io: ExampleWeightsInputs, n: number, opts: WeightOptions = {}, label = `weights.${this.rule}`): Dispatch {
+    return this.kernel.plan(label, [io.score, io.labels, io.classWeight, io.w], weightUniforms(n, opts, label), [1]);
   }
+}
+
+export interface WeightOptions {
+  k?: number;
+  seed?: number;
+  step?: number;
+  scale?: number;
+}
+
+/** Uniform values of the weights kernel (also for Dispatch.setUniforms when `step` changes). */
+export function weightUniforms(n: number, opts: WeightOptions, label = 'weights'): Record<string, number> {
+  const k = opts.k ?? n;
+  const scale = opts.scale ?? 1;
+  if (!(k >= 1 && k <= n)) throw new Error(`${label}: k must be in [1, ${n}], got ${k}`);
+  if (!(scale > 0 && Number.isFinite(scale))) throw new Error(`${label}: the lookahead step size must be a positive number, got ${scale}`);
+  return { n, k, seed: (opts.seed ?? 0) >>> 0, step: opts.step ?? 0, scale };
 }

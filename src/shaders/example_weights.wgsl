@@ -2,7 +2,8 @@
 //   w̃_i = METHOD-specific non-negative score, then w = w̃ / (Σ w̃ + δ(Σ w̃)), δ(x) = 1 iff x = 0,
 // so weights sum to 1, or are all exactly 0 when no example earns weight (Algorithm 1, step 11).
 // METHOD 0 uniform:     w̃ = 1.
-// METHOD 1 l2rw:        w̃ = max(s_i, 0), s_i = <∇f_i, ∇L_val> (α > 0 cancels in the normalisation).
+// METHOD 1 l2rw:        w̃ = max(−∂L_val/∂ε_i, 0) = max(α s_i, 0), s_i = <∇f_i, ∇L_val>, α = `scale`
+//                       (the lookahead step size; α > 0 cancels in the normalisation).
 // METHOD 2 proportion:  w̃ = class_weight[y_i] (inverse class frequency of the training set).
 // METHOD 3 hardmining:  w̃ = 1 for the `k` highest-loss examples of the batch (ties: lower index first), else 0.
 // METHOD 4 random:      w̃ = max(z_i, 0), z_i ~ N(0, 1) from a counter-based hash of (seed, step, i).
@@ -11,6 +12,7 @@ struct Params {
   k: u32,
   seed: u32,
   step: u32,
+  scale: f32,
 }
 
 @group(0) @binding(0) var<storage, read> score: array<f32>;
@@ -38,7 +40,7 @@ fn unit_float(h: u32) -> f32 {
 fn raw_weight(i: u32) -> f32 {
   switch METHOD {
     case 1u: {
-      return max(score[i], 0.0);
+      return max(params.scale * score[i], 0.0);
     }
     case 2u: {
       return class_weight[labels[i]];

@@ -4,6 +4,7 @@
 import type { Gpu } from '../gpu/gpu';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { STAT_COUNT } from '../kernels/step_stats';
+import { weightUniforms, type WeightOptions } from '../kernels/example_weights';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
 import { METHOD_PLANS, type Method } from './methods';
 import { GpuModel } from './model';
@@ -29,6 +30,11 @@ export interface TrainConfig {
   seed: number;
   /** Steps between statistics readbacks. */
   logEvery: number;
+  /**
+   * Lookahead step size α of steps 7 and 10 (default 1). ∂L_val/∂ε_i = −α s_i, so α scales every
+   * example's score equally and step 11's normalisation divides it out: the weights do not depend on it.
+   */
+  lookaheadAlpha?: number;
   /** Hard mining: the fraction of each minibatch (highest losses) that gets weight. */
   hardMiningKeep?: number;
   /** Fine-tune: steps on the clean set after the training-set phase (set by the caller). */
@@ -103,6 +109,7 @@ interface Phase {
   sources: BatchSource[];
   dispatches: Dispatch[];
   weightsDispatch: Dispatch;
+  weightOpts: WeightOptions;
   /** Minibatch size of this phase. */
   n: number;
   /** The training batch's plan (per-example losses) and alignments s (L2RW), for inspection. */
@@ -238,8 +245,8 @@ export class Trainer {
       valLoss = g.loss;
       d.push(valSrc.gatherInto(k, this.datasets.clean, g.x, g.y, `${name}.gatherVal`));
       // 7: θ̂_t = θ_t − α ∇θ_t with ∇θ_t = Σ ε_i ∇f_i = 0 at ε = 0, so θ̂_t = θ_t: nothing to compute.
-      //    α only scales ∇ε below (∂L_g/∂ε_i = −α s_i) and step 11's normalisation divides it out, so
-      //    the weights do not depend on α > 0 and no α appears in the kernels.
+      //    α only scales ∇ε below (∂L_g/∂ε_i = −α s_i), and step 11's normalisation divides it out:
+      //    the weights do not depend on α > 0 (lookaheadAlpha; a test checks the invariance).
       // 8: ŷ_g ← Forward(X_g, y_g, θ̂_t); l_g = (1/m) Σ_j C(y_g,j, ŷ_g,j).
       d.push(...g.forward(params));
       d.push(g.lossAndSignal(this.own(gpu.upload(`${name}.invM`, new Float32Array(m).fill(1 / m)))));
@@ -250,14 +257,15 @@ export class Trainer {
       d.push(...f.alignments(grads, s, g));
     }
     // 11: w̃ = max(−∇ε, 0) = α max(s, 0); w = w̃ / (Σ w̃ + δ(Σ w̃)). The baselines' rules go here too.
-    const weightsDispatch = rule.plan({ score: cfg.method === 'hardmining' ? f.loss : s, labels: f.y, classWeight, w: this.weights }, n, { k: keep, seed: cfg.seed, step: 0 }, `${name}.weights`);
+    const weightOpts = { k: keep, seed: cfg.seed, step: 0, scale: cfg.lookaheadAlpha };
+    const weightsDispatch = rule.plan({ score: cfg.method === 'hardmining' ? f.loss : s, labels: f.y, classWeight, w: this.weights }, n, weightOpts, `${name}.weights`);
     d.push(weightsDispatch);
     // 12–13: l_f = Σ w_i C_i; ∇θ_t = Σ w_i ∇f_i from the unit signals scaled by w (no second backward).
     d.push(...f.weightGrads(grads, this.weights));
     // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay, one dispatch.
     d.push(this.sgd);
     d.push(k.stats.plan({ trainLoss: f.loss, w: this.weights, valLoss: valLoss ?? f.loss, flag: flags, stats: this.stats }, n, m, `${name}.stats`));
-    return { name, sources, dispatches: d, weightsDispatch, n, f, alignment: validate ? s : null };
+    return { name, sources, dispatches: d, weightsDispatch, weightOpts, n, f, alignment: validate ? s : null };
   }
 
   /** First step of the fine-tune phase (the run's length for every other method). */
@@ -286,7 +294,7 @@ export class Trainer {
     }
     for (const src of phase.sources) src.prepare(t - this.phaseStart(phase));
     if (this.config.method === 'random') {
-      phase.weightsDispatch.setUniforms({ n: phase.n, k: phase.n, seed: this.config.seed >>> 0, step: t });
+      phase.weightsDispatch.setUniforms(weightUniforms(phase.n, { ...phase.weightOpts, step: t }));
     }
     const logging = (t + 1) % this.config.logEvery === 0;
     const slot = logging ? await this.reader.reserve() : -1;
@@ -406,6 +414,8 @@ function validateConfig(c: TrainConfig, data: TrainData): Trainer['config'] {
   const valBatch = c.valBatch ?? Math.min(data.clean.n, c.batch);
   need(Number.isInteger(valBatch) && valBatch >= 1, `valBatch must be a positive integer, got ${valBatch}`);
   const keep = c.hardMiningKeep ?? 0.5;
+  const alpha = c.lookaheadAlpha ?? 1;
+  need(Number.isFinite(alpha) && alpha > 0, `the lookahead step size must be a positive number, got ${alpha}`);
   need(keep > 0 && keep <= 1, `hardMiningKeep must be in (0, 1], got ${keep}`);
   const ft = c.finetuneSteps ?? (c.method === 'finetune' ? Math.max(1, Math.round(c.steps / 10)) : 0);
   need(Number.isInteger(ft) && ft >= 0 && ft <= c.steps, `finetuneSteps must be an integer in [0, steps], got ${ft}`);
@@ -414,6 +424,7 @@ function validateConfig(c: TrainConfig, data: TrainData): Trainer['config'] {
     ...c,
     valBatch,
     hardMiningKeep: keep,
+    lookaheadAlpha: alpha,
     finetuneSteps: ft,
     indexChunk: c.indexChunk ?? 200,
     lrDecay: c.lrDecay,

@@ -205,6 +205,24 @@ describe('weights (step 11)', () => {
   }
 });
 
+describe('lookahead step size α', () => {
+  it('cancels: weights are the same for α = 1e-3, 1 and 1e3; α ≤ 0 is refused', async () => {
+    const gpu = await testGpu();
+    const p = randomProblem(tinyConv, 9, 12, 4);
+    const ws: Float32Array[] = [];
+    for (const lookaheadAlpha of [1e-3, 1, 1e3]) {
+      const t = await trainerFor(gpu, tinyConv, p, { lookaheadAlpha });
+      await t.trainStep();
+      ws.push((await t.inspectLastBatch()).weights);
+      t.destroy();
+    }
+    // One fp32 multiply by α per score, then the same normalisation: a few ulps.
+    expectClose(ws[0], ws[1], { atol: 1e-7, rtol: 1e-6 }, 'α = 1e-3 vs 1');
+    expectClose(ws[2], ws[1], { atol: 1e-7, rtol: 1e-6 }, 'α = 1e3 vs 1');
+    await expect(trainerFor(gpu, tinyConv, p, { lookaheadAlpha: 0 })).rejects.toThrow(/lookahead step size/);
+  });
+});
+
 describe('scheduler', () => {
   it('exactly 1 submit and 0 readbacks per step between logging points', async () => {
     const gpu = await testGpu();

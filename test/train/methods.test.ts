@@ -1,0 +1,137 @@
+// The baselines run on the same engine: each method's weight rule and sampling, checked on the GPU.
+import { describe, expect, it } from 'vitest';
+import { mlpSpec } from '../../src/train/spec';
+import { IndexStream } from '../../src/train/sampler';
+import { Trainer, type TrainConfig } from '../../src/train/trainer';
+import { Rng } from '../../src/util/rng';
+import { expectClose } from '../helpers/compare';
+import { testGpu } from '../helpers/gpu';
+
+const D = 6;
+const spec = mlpSpec(D, [8], 3);
+
+/** n examples, class c with probability probs[c]. */
+function dataset(rng: Rng, n: number, probs: number[]) {
+  const y = Uint32Array.from({ length: n }, () => {
+    let u = rng.next();
+    let c = 0;
+    while (c < probs.length - 1 && u >= probs[c]) u -= probs[c++];
+    return c;
+  });
+  return { x: rng.normals(n * D), y, n, dim: D };
+}
+
+async function run(method: TrainConfig['method'], steps: number, extra: Partial<TrainConfig> = {}) {
+  const gpu = await testGpu();
+  const rng = new Rng(77);
+  const data = { train: dataset(rng, 400, [0.8, 0.15, 0.05]), clean: dataset(rng, 9, [1 / 3, 1 / 3, 1 / 3]) };
+  const t = await Trainer.create(gpu, spec, data, { method, steps, batch: 40, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 3, logEvery: 1000, ...extra });
+  return { t, data };
+}
+
+const sum = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
+
+describe('baseline weight rules on the GPU', () => {
+  it('plain: uniform 1/n', async () => {
+    const { t } = await run('plain', 5);
+    await t.trainStep();
+    const b = await t.inspectLastBatch();
+    expectClose(b.weights, new Array(40).fill(1 / 40), { atol: 0, rtol: 1e-6 }, 'w');
+    t.destroy();
+  });
+
+  it('proportion: w_i ∝ 1 / (training-set count of class y_i), normalised per batch', async () => {
+    const { t, data } = await run('proportion', 5);
+    await t.trainStep();
+    const b = await t.inspectLastBatch();
+    const counts = [0, 0, 0];
+    data.train.y.forEach((y) => counts[y]++);
+    const raw = Array.from(b.indices, (i) => 1 / counts[data.train.y[i]]);
+    const total = sum(raw);
+    expectClose(b.weights, raw.map((v) => v / total), { atol: 0, rtol: 1e-5 }, 'w');
+    t.destroy();
+  });
+
+  it('hardmining: the ceil(keep·n) highest-loss examples get 1/k each, the rest 0', async () => {
+    const { t } = await run('hardmining', 5, { hardMiningKeep: 0.25 });
+    for (let s = 0; s < 3; s++) await t.trainStep();
+    const b = await t.inspectLastBatch();
+    const k = 10;
+    const order = Array.from(b.losses, (l, i) => [l, i] as const).sort((a, c) => c[0] - a[0] || a[1] - c[1]);
+    const expected = new Array(40).fill(0);
+    for (const [, i] of order.slice(0, k)) expected[i] = 1 / k;
+    expectClose(b.weights, expected, { atol: 0, rtol: 1e-6 }, 'w');
+    t.destroy();
+  });
+
+  it('random: rectified Gaussian, normalised, new every step, reproducible under the seed', async () => {
+    const a = await run('random', 5);
+    const b = await run('random', 5);
+    const seen: Float32Array[] = [];
+    for (let s = 0; s < 2; s++) {
+      await a.t.trainStep();
+      await b.t.trainStep();
+      const wa = (await a.t.inspectLastBatch()).weights;
+      const wb = (await b.t.inspectLastBatch()).weights;
+      expect(Array.from(wa)).toEqual(Array.from(wb));
+      expect(Math.abs(sum(wa) - 1)).toBeLessThan(1e-5);
+      const zeros = Array.from(wa).filter((v) => v === 0).length;
+      // About half of N(0,1) draws are negative: 40 draws give 8..32 zeros with overwhelming probability.
+      expect(zeros).toBeGreaterThan(8);
+      expect(zeros).toBeLessThan(32);
+      seen.push(wa);
+    }
+    expect(Array.from(seen[0])).not.toEqual(Array.from(seen[1]));
+    a.t.destroy();
+    b.t.destroy();
+  });
+
+  it('resample: class-balanced minibatches with uniform weights', async () => {
+    const { t, data } = await run('resample', 20);
+    const counts = [0, 0, 0];
+    for (let s = 0; s < 20; s++) {
+      await t.trainStep();
+      const b = await t.inspectLastBatch();
+      b.indices.forEach((i) => counts[data.train.y[i]]++);
+    }
+    // 800 draws, each class with probability 1/3 (the training set is 80/15/5).
+    for (const c of counts) expect(c / 800).toBeGreaterThan(0.27);
+    t.destroy();
+  });
+
+  it('clean-only: minibatches from the clean set alone', async () => {
+    const { t } = await run('clean-only', 5);
+    await t.trainStep();
+    const b = await t.inspectLastBatch();
+    expect(b.indices.length).toBe(9);
+    expect([...b.indices].sort((x, y) => x - y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expectClose(b.weights, new Array(9).fill(1 / 9), { atol: 0, rtol: 1e-6 }, 'w');
+    t.destroy();
+  });
+
+  it('finetune: training-set minibatches, then the clean set for the last finetuneSteps', async () => {
+    const { t } = await run('finetune', 6, { finetuneSteps: 2 });
+    const sizes: number[] = [];
+    for (let s = 0; s < 6; s++) {
+      await t.trainStep();
+      sizes.push((await t.inspectLastBatch()).indices.length);
+    }
+    expect(sizes).toEqual([40, 40, 40, 40, 9, 9]);
+    t.destroy();
+  });
+});
+
+describe('sampler', () => {
+  it('shuffle: every epoch is a permutation of the dataset', () => {
+    const s = new IndexStream(new Uint32Array(10), 'shuffle', 1);
+    for (let e = 0; e < 3; e++) expect([...s.take(10)].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('is deterministic under its seed', () => {
+    const labels = Uint32Array.from({ length: 50 }, (_, i) => i % 3);
+    for (const mode of ['shuffle', 'balanced'] as const) {
+      expect([...new IndexStream(labels, mode, 4).take(120)]).toEqual([...new IndexStream(labels, mode, 4).take(120)]);
+      expect([...new IndexStream(labels, mode, 4).take(120)]).not.toEqual([...new IndexStream(labels, mode, 5).take(120)]);
+    }
+  });
+});
