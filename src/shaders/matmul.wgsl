@@ -9,20 +9,24 @@
 // loads are scalar. Rows and columns past the edge are clamped to the last valid one, which keeps
 // the k loop free of bounds tests; only the stores are guarded.
 //
-// Measured on "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" through Dawn/Node (2 cores, AMD EPYC Zen 4,
-// machine shared with other jobs, so CPU time of the driver threads per product is the stable
-// number; GFLOP/s is 2mnk over wall time, best of 3), workgroup 8x8, no transposes unless noted:
-//   block    1024^3: GFLOP/s  cpu ms | 100x256x784 tB | 256x784x100 tA | 100x784x256 | 10x256x100 tA
-//   4x4 (vec4-typed loads)    9.0   315  |       -        |       -        |      -      |      -
-//   4x4                       6.8   410  |   5.8  8.0ms   |   5.8  7.6ms   |  7.2  7.4ms |  4.0  0.10ms
-//   4x8                       9.1   315  |   8.0  5.8     |   7.1  7.0     |  8.5  6.0   |  5.0  0.10
-//   8x8                      11.4   255  |   9.3  5.2     |   8.6  5.4     | 10.8  5.2   |  3.9  0.15
-//   8x8 (vec4-typed loads)    9.6   305  |       -        |       -        |      -      |      -
-//   16x4                      8.7   330  |   7.0  6.8     |   8.2  6.0     |  7.2  6.6   |  3.8  0.15
-//   12x8                     16.6   205  |  12.1  3.6     |  13.0  4.0     | 11.4  4.0   |  7.3  0.10
-//   16x8 (kept)              14.2   195  |  11.0  3.6     |  12.5  3.6     | 13.9  3.6   |  6.3  0.10
-//   16x8, 8x8 workgroup with a 16x16-element shared-memory tile per k step: 5.0 GFLOP/s, 570 cpu ms.
-// Workgroup shapes 4x4, 8x4, 4x8, 16x16 with 16x8 blocks were within the noise of 8x8.
+// Measured on "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)" through Dawn in Node, 2 cores (AMD EPYC, Zen 4),
+// with other jobs on the machine: GFLOP/s = 2mnk / wall time (best of 3), and in brackets the CPU
+// ms the driver's threads spent per product at 1024^3, the number that stays put under load.
+// 1-D launch, 64 invocations per workgroup, no transposes unless marked:
+//   block  1024^3        100x256x784 tB  256x784x100 tA  100x784x256  78400x6x25 tB  10000x16x150 tB
+//   4x4     7.9 (400)     6.1             5.8             5.8          4.0            5.3
+//   4x8     9.7 (310)     8.3             7.3             8.5          4.6            7.6
+//   8x8    11.3 (260)     8.4             8.6             8.6          5.2            8.8
+//   16x4   10.6 (290)     7.7             7.7             7.3          4.7            8.4
+//   8x16    7.9 (355)     6.5             6.4             6.0          2.1            6.0
+//   12x8   13.4 (225)    10.3            11.2             9.6          5.9            7.9
+//   24x8   14.2 (185)    12.0            13.8            12.6          6.2           12.9
+//   16x8   15.2 (190)    12.1            13.7            12.5          7.5           10.1   <- kept
+// (24x8 ties with 16x8; 16x8 pads m = 100 to 112 rows rather than 120.)
+// Also tried: a 2-D 8x8 grid of invocations (same speed at 1024^3, but 1.8 and 4.6 GFLOP/s on the
+// two skinny products, where most lanes of a row of invocations fall past n); vec4-typed bindings
+// (4x4: 9.0 (315), 8x8: 9.6 (305)); k unrolled by 2 (16x8: 8.4 (345)); and a
+// workgroup-memory tile of 16 k-steps shared by 8x4 invocations of 16x8 blocks: 5.0 (570).
 struct Params {
   m: u32,
   n: u32,
@@ -45,6 +49,10 @@ override EPILOGUE: u32 = 0u;
 override K_SCALE: bool = false;
 
 // Block of C per invocation (src/kernels/matmul.ts reads these two lines). TN is a multiple of 4.
+// The block is held in loop-indexed arrays rather than written out: lavapipe runs both forms at one
+// speed but compiles the written-out one 4-5x slower (3-4 s per variant on first use). SwiftShader
+// does not unroll the loops, so the arrays stay in memory: 0.2 GFLOP/s there at 256^3 against 1.2
+// for the written-out block.
 const TM = 16u;
 const TN = 8u;
 const TN4 = TN / 4u;
