@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/browser/**', 'node_modules/**'],
+    exclude: ['node_modules/**'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Dawn over a CPU Vulkan driver already uses every core; parallel test files only fight for them.

@@ -5,6 +5,7 @@ import type { Gpu } from '../gpu/gpu';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { STAT_COUNT } from '../kernels/step_stats';
 import { weightUniforms, type WeightOptions } from '../kernels/example_weights';
+import { wordsPerExample } from '../kernels/gather_batch';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
 import { METHOD_PLANS, type Method } from './methods';
 import { GpuModel } from './model';
@@ -62,7 +63,7 @@ export class TrainingDivergedError extends Error {
 class BatchSource {
   readonly indices: GPUBuffer;
   private readonly stream: IndexStream;
-  private readonly gathers: Dispatch[] = [];
+  private readonly gathers: { dispatch: Dispatch; source: GpuDataset }[] = [];
   private uploadedUpTo = 0;
   /** Element offset of the current batch inside `indices`. */
   lastOffset = 0;
@@ -82,9 +83,9 @@ class BatchSource {
 
   /** Plans a gather of this stream's current batch into (x, y); several targets may share a stream. */
   gatherInto(k: ModelKernels, source: GpuDataset, x: GPUBuffer, y: GPUBuffer, label: string): Dispatch {
-    const d = k.gather(source.format).plan(source, this.indices, x, y, this.n, 0, label);
-    this.gathers.push(d);
-    return d;
+    const dispatch = k.gather(source.format).plan(source, this.indices, x, y, this.n, 0, label);
+    this.gathers.push({ dispatch, source });
+    return dispatch;
   }
 
   /** Before recording step t: uploads the next chunk of indices when needed, points gathers at batch t. */
@@ -95,12 +96,10 @@ class BatchSource {
     }
     const offset = (step % this.chunk) * this.n;
     this.lastOffset = offset;
-    for (const g of this.gathers) g.setUniforms({ n: this.n, dim: this.data.dim, offset, words_per_example: wpe(this.data) });
+    for (const { dispatch, source } of this.gathers) {
+      dispatch.setUniforms({ n: this.n, dim: source.dim, offset, words_per_example: wordsPerExample(source.dim, source.format) });
+    }
   }
-}
-
-function wpe(d: GpuDataset): number {
-  return d.format === 'u8' ? Math.ceil(d.dim / 4) : d.dim;
 }
 
 /** A recorded training step program for one phase (data source) of a method. */

@@ -121,6 +121,24 @@ describe('baseline weight rules on the GPU', () => {
   });
 });
 
+describe('statistics', () => {
+  it('flaggedWeight is the weight the batch gives to flagged (e.g. mislabelled) examples', async () => {
+    const gpu = await testGpu();
+    const rng = new Rng(5);
+    const train = dataset(rng, 400, [0.5, 0.3, 0.2]);
+    const trainFlags = Uint8Array.from(train.y, (y) => (y === 0 ? 1 : 0));
+    const t = await Trainer.create(gpu, spec, { train, clean: dataset(rng, 9, [1 / 3, 1 / 3, 1 / 3]), trainFlags }, {
+      method: 'plain', steps: 1, batch: 40, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 3, logEvery: 1,
+    });
+    const snap = await (await t.trainStep())!;
+    const b = await t.inspectLastBatch();
+    const expected = Array.from(b.indices).reduce((a, i, j) => a + (trainFlags[i] ? b.weights[j] : 0), 0);
+    expect(expected).toBeGreaterThan(0.2);
+    expect(Math.abs(snap.flaggedWeight - expected)).toBeLessThan(1e-5);
+    t.destroy();
+  });
+});
+
 describe('sampler', () => {
   it('shuffle: every epoch is a permutation of the dataset', () => {
     const s = new IndexStream(new Uint32Array(10), 'shuffle', 1);
