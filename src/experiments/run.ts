@@ -1,0 +1,204 @@
+// One training run: task -> Trainer -> steps with periodic evaluation -> a result record. The record
+// is returned (and can be written) even when training stops early, so nothing computed is lost.
+import type { Mnist } from '../data/index';
+import type { Gpu } from '../gpu/gpu';
+import { lenetSpec, mlpSpec, type ModelSpec } from '../train/spec';
+import type { StepStatsSnapshot } from '../train/stats_reader';
+import { Trainer, TrainingDivergedError } from '../train/trainer';
+import type { RunConfig } from './config';
+import { buildTask, trainData } from './data';
+
+export interface CurvePoint {
+  step: number;
+  /** Mean training-batch loss (unweighted) over the steps since the previous point. */
+  train_loss: number | null;
+  /** Mean loss on the whole clean validation set. */
+  val_loss: number;
+  test_error: number;
+  test_loss: number;
+  /** Mean weighted training loss Σ w_i C_i per step. */
+  weighted_loss: number | null;
+  /** Mean number of zero-weight examples per minibatch. */
+  zero_weights: number | null;
+  /** Largest single example weight seen since the previous point. */
+  max_weight: number | null;
+  /** Noise task: mean total weight per minibatch given to mislabelled examples. */
+  flagged_weight?: number | null;
+  /** L2RW: mean loss of the clean validation minibatch it took its gradient on. */
+  val_batch_loss?: number | null;
+}
+
+export type RunStatus = 'ok' | 'diverged' | 'failed' | 'interrupted';
+
+export interface RunResult {
+  status: RunStatus;
+  error?: string;
+  /** The JavaScript error class behind a 'failed' run (e.g. GpuLostError). */
+  errorName?: string;
+  task: string;
+  method: string;
+  model: string;
+  config: RunConfig;
+  data: { description: string; train: number; clean: number; test: number; classes: number };
+  adapter: string;
+  /** Steps actually trained. */
+  steps: number;
+  test_error: number | null;
+  test_loss: number | null;
+  val_loss: number | null;
+  wall_s: number;
+  /** Time spent training (GPU work included), excluding evaluations. */
+  train_s: number;
+  eval_s: number;
+  steps_per_s: number;
+  curves: CurvePoint[];
+  started_at: string;
+}
+
+export interface RunHooks {
+  /** After each statistics readback (every few steps): the steps done and the latest mean loss. */
+  onProgress?(step: number, loss: number): void;
+  onEval?(point: CurvePoint): void;
+  /** Checked before every step; true ends the run early with status 'interrupted'. */
+  shouldStop?(): boolean;
+}
+
+export function modelSpec(c: RunConfig, classes: number): ModelSpec {
+  if (c.model === 'mlp') return mlpSpec(784, c.hidden, classes);
+  return lenetSpec(classes, c.model === 'lenet5' ? 'lenet5' : 'caffe');
+}
+
+/** Steps between statistics readbacks: a divisor of evalEvery, at most 10, so progress stays live. */
+export function logInterval(evalEvery: number): number {
+  for (let d = Math.min(10, evalEvery); d > 1; d--) if (evalEvery % d === 0) return d;
+  return 1;
+}
+
+const now = () => performance.now() / 1000;
+
+/**
+ * Trains one model as `c` says. Never throws for training failures (divergence, device loss): those
+ * come back as status 'diverged' / 'failed' with the curves measured so far. Argument errors
+ * (UsageError from the task builder) do throw, before anything runs.
+ */
+export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks: RunHooks = {}): Promise<RunResult> {
+  const started_at = new Date().toISOString();
+  const t0 = now();
+  const task = buildTask(mnist, c);
+  const data = trainData(mnist, task);
+  const spec = modelSpec(c, task.numClasses);
+  const result: RunResult = {
+    status: 'ok',
+    task: task.name,
+    method: c.method,
+    model: spec.name,
+    config: { ...c },
+    data: { description: task.description, train: task.train.n, clean: task.clean.n, test: task.test.n, classes: task.numClasses },
+    adapter: gpu.name,
+    steps: 0,
+    test_error: null,
+    test_loss: null,
+    val_loss: null,
+    wall_s: 0,
+    train_s: 0,
+    eval_s: 0,
+    steps_per_s: 0,
+    curves: [],
+    started_at,
+  };
+  let trainer: Trainer | null = null;
+  let evalS = 0;
+  try {
+    const logEvery = logInterval(c.evalEvery);
+    trainer = await Trainer.create(gpu, spec, data, {
+      method: c.method,
+      steps: c.steps,
+      batch: c.batch,
+      lr: c.lr,
+      momentum: c.momentum,
+      weightDecay: c.weightDecay,
+      seed: c.seed,
+      logEvery,
+    });
+    const tTrain = now();
+    // Snapshots since the last evaluation, aggregated into the next curve point.
+    let window: StepStatsSnapshot[] = [];
+    for (let i = 0; i < c.steps; i++) {
+      if (hooks.shouldStop?.()) {
+        result.status = 'interrupted';
+        result.error = `interrupted after ${i} of ${c.steps} steps`;
+        break;
+      }
+      // At a logging step this waits for that step's statistics (the async trainStep adopts the
+      // readback promise), so progress and its ETA follow the GPU rather than the submissions; a
+      // divergence throws here.
+      const snap = await trainer.trainStep();
+      if (snap) {
+        const s = await snap;
+        window.push(s);
+        hooks.onProgress?.(s.step, s.trainLoss);
+      }
+      result.steps = i + 1;
+      const last = i + 1 === c.steps;
+      if ((i + 1) % c.evalEvery === 0 || last) {
+        await gpu.idle();
+        const te = now();
+        const val = await trainer.evaluate('clean');
+        const test = await trainer.evaluate('test');
+        evalS += now() - te;
+        const point = curvePoint(i + 1, window, val.loss, test, c, data.trainFlags !== undefined);
+        window = [];
+        result.curves.push(point);
+        result.test_error = test.error;
+        result.test_loss = test.loss;
+        result.val_loss = val.loss;
+        hooks.onEval?.(point);
+      }
+    }
+    result.train_s = now() - tTrain - evalS;
+    if (result.status === 'interrupted') {
+      result.test_error = null;
+      result.test_loss = null;
+    }
+  } catch (e) {
+    result.status = e instanceof TrainingDivergedError ? 'diverged' : 'failed';
+    result.error = e instanceof Error ? e.message : String(e);
+    if (e instanceof Error) result.errorName = e.name;
+    if (trainer) result.steps = trainer.step;
+    // The test error of a half-trained or diverged model is not a result of the method.
+    result.test_error = null;
+    result.test_loss = null;
+    result.train_s = Math.max(0, now() - t0 - evalS);
+  } finally {
+    trainer?.destroy();
+  }
+  result.eval_s = evalS;
+  result.wall_s = now() - t0;
+  result.steps_per_s = result.train_s > 0 ? result.steps / result.train_s : 0;
+  return result;
+}
+
+function curvePoint(
+  step: number,
+  snaps: StepStatsSnapshot[],
+  valLoss: number,
+  test: { error: number; loss: number },
+  c: RunConfig,
+  flagged: boolean,
+): CurvePoint {
+  const steps = snaps.reduce((a, s) => a + s.steps, 0);
+  const mean = (f: (s: StepStatsSnapshot) => number) => (steps > 0 ? snaps.reduce((a, s) => a + f(s) * s.steps, 0) / steps : null);
+  const point: CurvePoint = {
+    step,
+    train_loss: mean((s) => s.trainLoss),
+    val_loss: valLoss,
+    test_error: test.error,
+    test_loss: test.loss,
+    weighted_loss: mean((s) => s.weightedLoss),
+    zero_weights: mean((s) => s.zeroWeights),
+    max_weight: snaps.length ? Math.max(...snaps.map((s) => s.maxWeight)) : null,
+  };
+  if (flagged) point.flagged_weight = mean((s) => s.flaggedWeight);
+  if (c.method === 'l2rw') point.val_batch_loss = mean((s) => s.valLoss);
+  return point;
+}

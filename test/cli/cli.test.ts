@@ -1,0 +1,194 @@
+// The l2rw command line end to end: the real bin (and so the vite build of src/cli) on tiny runs on
+// the GPU adapter, the files it writes, and its exit codes for bad arguments and failed training.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(__dirname, '..', '..');
+const bin = join(root, 'bin', 'l2rw.mjs');
+let tmp: string;
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function l2rw(args: string[]): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** stderr without Dawn's own start-up notices (printed by the native module on every adapter). */
+const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
+
+/** Enough of an XML parser to reject unbalanced or mis-nested SVG. */
+function checkWellFormed(xml: string): string[] {
+  const stack: string[] = [];
+  const tags: string[] = [];
+  const re = /<(\/?)([A-Za-z][\w:-]*)((?:\s+[\w:-]+="[^"<]*")*)\s*(\/?)>/g;
+  let last = 0;
+  for (let m = re.exec(xml); m; m = re.exec(xml)) {
+    const between = xml.slice(last, m.index);
+    if (between.includes('<') || /&(?!(amp|lt|gt|quot|apos|#\d+);)/.test(between)) throw new Error(`bad markup before offset ${m.index}: ${between.slice(0, 60)}`);
+    last = re.lastIndex;
+    const [, close, name, , selfClose] = m;
+    if (close) {
+      const open = stack.pop();
+      if (open !== name) throw new Error(`</${name}> closes <${open}>`);
+    } else {
+      tags.push(name);
+      if (!selfClose) stack.push(name);
+    }
+  }
+  if (stack.length) throw new Error(`unclosed <${stack.join('>, <')}>`);
+  if (xml.slice(last).trim()) throw new Error('text after the root element');
+  return tags;
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'l2rw-cli-'));
+  // The bin rebuilds dist/cli when it is missing or older than src/; do it once up front.
+  const r = await l2rw(['--version']);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('l2rw train', () => {
+  it('trains a tiny model and writes result.json and curves.csv', async () => {
+    const out = join(tmp, 'train');
+    const r = await l2rw(['train', '--steps', '6', '--eval-every', '3', '--train-size', '300', '--model', 'mlp', '--hidden', '32', '--seed', '2', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    // --json: every stdout line is a JSON event, ending with 'done'.
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events[0].event).toBe('start');
+    expect(events.filter((e) => e.event === 'eval').map((e) => e.step)).toEqual([3, 6]);
+    expect(events.at(-1).event).toBe('done');
+
+    const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(res.status).toBe('ok');
+    expect(res.method).toBe('l2rw');
+    expect(res.task).toBe('mnist-imbalance');
+    expect(res.config).toMatchObject({ task: 'imbalance', ratio: 0.995, steps: 6, evalEvery: 3, seed: 2, model: 'mlp', hidden: [32], trainSize: 300, batch: 100 });
+    expect(typeof res.adapter).toBe('string');
+    expect(res.adapter.length).toBeGreaterThan(0);
+    expect(res.steps).toBe(6);
+    expect(res.test_error).toBeGreaterThanOrEqual(0);
+    expect(res.test_error).toBeLessThanOrEqual(1);
+    expect(res.wall_s).toBeGreaterThan(0);
+    expect(res.steps_per_s).toBeGreaterThan(0);
+    expect(res.data).toMatchObject({ train: 300, clean: 10, test: 1991, classes: 2 });
+    expect(res.curves.map((p: { step: number }) => p.step)).toEqual([3, 6]);
+    for (const p of res.curves) {
+      for (const k of ['train_loss', 'val_loss', 'test_loss', 'weighted_loss', 'val_batch_loss']) expect(Number.isFinite(p[k]), k).toBe(true);
+      expect(p.test_error).toBeGreaterThanOrEqual(0);
+      expect(p.test_error).toBeLessThanOrEqual(1);
+      // L2RW's weights: between 0 and n zero weights per batch of 100, a largest weight in (0, 1].
+      expect(p.zero_weights).toBeGreaterThanOrEqual(0);
+      expect(p.zero_weights).toBeLessThanOrEqual(100);
+      expect(p.max_weight).toBeGreaterThan(0);
+      expect(p.max_weight).toBeLessThanOrEqual(1 + 1e-6);
+    }
+    expect(res.test_error).toBe(res.curves[1].test_error);
+
+    const csv = readFileSync(join(out, 'curves.csv'), 'utf8').trim().split('\n');
+    const header = csv[0].split(',');
+    expect(header.slice(0, 4)).toEqual(['step', 'train_loss', 'val_loss', 'test_error']);
+    expect(header).toContain('zero_weights');
+    expect(csv).toHaveLength(3);
+    expect(csv.slice(1).map((l) => l.split(',').length)).toEqual([header.length, header.length]);
+    expect(Number(csv[2].split(',')[3])).toBeCloseTo(res.test_error, 12);
+  });
+
+  it('writes what it computed and exits 1 when training diverges', async () => {
+    const out = join(tmp, 'diverged');
+    const r = await l2rw(['train', '--method', 'plain', '--lr', '1e4', '--steps', '20', '--eval-every', '10', '--train-size', '300', '--model', 'mlp', '--hidden', '32', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(ourLines(r.stderr).at(-1)).toMatch(/^l2rw: training diverged: .*result\.json$/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(res.status).toBe('diverged');
+    expect(res.test_error).toBeNull();
+    expect(res.error).toMatch(/diverged/);
+  });
+});
+
+describe('l2rw sweep', () => {
+  it('runs a 2x2x1 sweep: results.json, results.csv and a well-formed SVG plot', async () => {
+    const out = join(tmp, 'sweep');
+    const r = await l2rw([
+      'sweep', '--preset', 'fig2', '--quick', '--methods', 'plain,l2rw', '--ratios', '0.9,0.995', '--seeds', '1', '--seed', '4',
+      '--steps', '4', '--eval-every', '2', '--model', 'mlp', '--hidden', '32', '--train-size', '300', '--out', out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    // The table: methods as rows, ratios as columns.
+    const lines = r.stdout.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('test error %'));
+    expect(head).toBeGreaterThanOrEqual(0);
+    expect(lines[head]).toMatch(/r=0\.9\s+r=0\.995$/);
+    expect(lines[head + 2]).toMatch(/^plain\s+\d+\.\d\d\s+\d+\.\d\d$/);
+    expect(lines[head + 3]).toMatch(/^l2rw\s+\d+\.\d\d\s+\d+\.\d\d$/);
+    expect(r.stdout).toContain(join(out, 'fig2.svg'));
+
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.complete).toBe(true);
+    expect(res.runs).toHaveLength(4);
+    expect(res.runs.map((x: { method: string; config: { ratio: number; seed: number } }) => `${x.method}@${x.config.ratio}/${x.config.seed}`)).toEqual([
+      'plain@0.9/4', 'l2rw@0.9/4', 'plain@0.995/4', 'l2rw@0.995/4',
+    ]);
+    for (const run of res.runs) {
+      expect(run.status).toBe('ok');
+      expect(run.curves).toHaveLength(2);
+    }
+    expect(res.aggregate.methods).toEqual(['plain', 'l2rw']);
+    expect(res.aggregate.ratios).toEqual([0.9, 0.995]);
+    const cell = res.aggregate.cells.l2rw['0.995'];
+    expect(cell.errors).toEqual([res.runs[3].test_error]);
+    expect(cell.mean).toBe(res.runs[3].test_error);
+
+    const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('method,ratio,seed,status,steps,test_error,test_loss,val_loss,wall_s,steps_per_s,error');
+    expect(csv).toHaveLength(5);
+    expect(csv[4]).toMatch(/^l2rw,0\.995,4,ok,4,/);
+
+    const svg = readFileSync(join(out, 'fig2.svg'), 'utf8');
+    const tags = checkWellFormed(svg);
+    expect(tags[0]).toBe('svg');
+    expect(svg.match(/<g class="series" data-method="[^"]+">/g)).toEqual(['<g class="series" data-method="plain">', '<g class="series" data-method="l2rw">']);
+    expect(svg).toContain('>0.995</text>');
+  });
+});
+
+describe('bad arguments', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown method', ['train', '--method', 'sgd'], /--method.*'sgd'.*Allowed choices/],
+    ['ratio outside (0, 1)', ['train', '--ratio', '1.5'], /--ratio.*'1\.5'.*\(0, 1\)/],
+    ['more clean images than exist', ['train', '--clean', '100000'], /--clean 100000 .*only \d+ 4s/],
+    ['non-numeric steps', ['train', '--steps', 'abc'], /--steps.*'abc'.*positive integer/],
+    ['unknown task', ['train', '--task', 'cifar'], /--task.*'cifar'/],
+    ['unknown sweep ratio', ['sweep', '--ratios', '0.9,2'], /--ratios.*"2"/],
+  ];
+  for (const [name, args, message] of cases) {
+    it(`${name}: one line on stderr, exit code 2`, async () => {
+      const r = await l2rw(args);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^l2rw: error: /);
+      expect(lines[0]).toMatch(message);
+      expect(r.stdout).toBe('');
+    });
+  }
+});
