@@ -153,10 +153,11 @@ export class Session {
     // window of queued work (seconds per step with LeNet on a software adapter).
     const ahead: Promise<unknown>[] = [];
     while (this.step < steps && this.state === 'running') {
-      // One step of every method. trainStep resolves at once between logging steps; at a logging
-      // step (every `every`) it resolves with the statistics once the GPU has finished that step.
-      // All methods submit before any of them waits, so their readbacks overlap.
-      const snaps = await Promise.all(this.runs.map((r) => r.trainer.trainStep()));
+      // One step of every method. At a logging step (every `every`) the page waits for the
+      // statistics, since it shows them at once; all methods submit before any of them waits, so
+      // their readbacks overlap.
+      const pending = await Promise.all(this.runs.map((r) => r.trainer.trainStep()));
+      const snaps = await Promise.all(pending.map((p) => p?.stats ?? null));
       snaps.forEach((snap, i) => snap && this.runs[i].snapshots.push(snap));
       this.step++;
       windowSteps++;

@@ -123,24 +123,25 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
     const tTrain = now();
     // Snapshots since the last evaluation, aggregated into the next curve point.
     let window: StepStatsSnapshot[] = [];
+    let inflight: Promise<StepStatsSnapshot>[] = [];
     for (let i = 0; i < c.steps; i++) {
       if (hooks.shouldStop?.()) {
         result.status = 'interrupted';
         result.error = `interrupted after ${i} of ${c.steps} steps`;
         break;
       }
-      // At a logging step this waits for that step's statistics (the async trainStep adopts the
-      // readback promise), so progress and its ETA follow the GPU rather than the submissions; a
-      // divergence throws here.
-      const snap = await trainer.trainStep();
-      if (snap) {
-        const s = await snap;
-        window.push(s);
-        hooks.onProgress?.(s.step, s.trainLoss);
+      // Statistics come back asynchronously: progress is reported when they arrive, and they are
+      // collected (a divergence throws) at the next evaluation, which drains the queue anyway.
+      const pending = await trainer.trainStep();
+      if (pending) {
+        inflight.push(pending.stats);
+        pending.stats.then((s) => hooks.onProgress?.(s.step, s.trainLoss), () => undefined);
       }
       result.steps = i + 1;
       const last = i + 1 === c.steps;
       if ((i + 1) % c.evalEvery === 0 || last) {
+        window.push(...(await Promise.all(inflight)));
+        inflight = [];
         await gpu.idle();
         const te = now();
         const val = await trainer.evaluate('clean');

@@ -55,6 +55,16 @@ export interface TrainData {
 /** Evaluation batch size: large enough to amortise dispatches, small enough for LeNet activations. */
 const EVAL_CHUNK = 500;
 
+/**
+ * The statistics of a logging step, still on their way back: `stats` resolves once the GPU has
+ * finished that step (it rejects with TrainingDivergedError on NaN/inf). Await it whenever the
+ * numbers are needed; every such promise must be awaited or handled.
+ */
+export interface PendingStats {
+  step: number;
+  stats: Promise<StepStatsSnapshot>;
+}
+
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }
@@ -279,10 +289,10 @@ export class Trainer {
 
   /**
    * Records and submits one training step (exactly one queue.submit, no readback). Every `logEvery`
-   * steps the same submit also copies the accumulated statistics out; the returned promise resolves
-   * with them once the GPU is done, without blocking further steps.
+   * steps the same submit also copies the accumulated statistics out; the returned PendingStats
+   * carries them once the GPU is done, without blocking further steps.
    */
-  async trainStep(): Promise<Promise<StepStatsSnapshot> | null> {
+  async trainStep(): Promise<PendingStats | null> {
     this.gpu.checkAlive();
     const t = this.stepIndex;
     const phase = this.currentPhase(t);
@@ -303,7 +313,7 @@ export class Trainer {
     this.gpu.submit([encoder.finish()]);
     this.stepIndex++;
     if (!logging) return null;
-    return this.reader.collect(slot, this.stepIndex).then((snap) => {
+    const stats = this.reader.collect(slot, this.stepIndex).then((snap) => {
       if (snap.nonFinite > 0) {
         throw new TrainingDivergedError(
           `training diverged: ${snap.nonFinite} non-finite losses or weights in the ${snap.steps} steps before step ${snap.step} ` +
@@ -312,6 +322,7 @@ export class Trainer {
       }
       return snap;
     });
+    return { step: this.stepIndex, stats };
   }
 
   private phaseStart(phase: Phase): number {

@@ -239,13 +239,13 @@ describe('scheduler', () => {
     expect(stats).not.toBeNull();
     expect(gpu.counters.submits - before.submits).toBe(5);
     expect(gpu.counters.readbacks - before.readbacks).toBe(1);
-    const snap = await stats!;
+    const snap = await stats!.stats;
     expect(snap.steps).toBe(5);
     expect(snap.trainLoss).toBeGreaterThan(0);
     expect(snap.valLoss).toBeGreaterThan(0);
     // The next window starts from cleared statistics.
     for (let i = 0; i < 4; i++) await t.trainStep();
-    const snap2 = await (await t.trainStep())!;
+    const snap2 = await (await t.trainStep())!.stats;
     expect(snap2.steps).toBe(5);
     expect(snap2.step).toBe(10);
     t.destroy();
@@ -276,7 +276,7 @@ describe('learning', () => {
       const t = await Trainer.create(gpu, spec, data, { method, steps: 300, batch: 50, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, seed: 1, logEvery: 100 });
       for (let i = 0; i < 300; i++) {
         const s = await t.trainStep();
-        if (s) await s;
+        if (s) await s.stats;
       }
       errors[method] = (await t.evaluate('test')).error;
       t.destroy();

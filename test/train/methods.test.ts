@@ -130,7 +130,7 @@ describe('statistics', () => {
     const t = await Trainer.create(gpu, spec, { train, clean: dataset(rng, 9, [1 / 3, 1 / 3, 1 / 3]), trainFlags }, {
       method: 'plain', steps: 1, batch: 40, lr: 0.05, momentum: 0.9, weightDecay: 0, seed: 3, logEvery: 1,
     });
-    const snap = await (await t.trainStep())!;
+    const snap = await (await t.trainStep())!.stats;
     const b = await t.inspectLastBatch();
     const expected = Array.from(b.indices).reduce((a, i, j) => a + (trainFlags[i] ? b.weights[j] : 0), 0);
     expect(expected).toBeGreaterThan(0.2);
