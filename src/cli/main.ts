@@ -59,6 +59,7 @@ interface SweepOpts {
   dataDir?: string;
   json?: boolean;
   out?: string;
+  resume?: boolean;
   ratios?: number[];
   methods?: Method[];
   model: RunConfig['model'];
@@ -185,6 +186,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--steps <n>', `training steps per run (default: ${full.steps}; ${quick.steps} with --quick)`).argParser(parsePositiveInt))
       .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: ${full.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
       .addOption(new Option('--out <dir>', 'output folder (default: runs/fig2, or runs/fig2-quick with --quick)'))
+      .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
       // Narrowing overrides (tests, partial reruns), not part of the documented interface.
       .addOption(new Option('--ratios <list>').argParser(parseRatioList).hideHelp())
       .addOption(new Option('--methods <list>').argParser(choiceList(METHODS)).hideHelp())
@@ -214,7 +216,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     });
     const stop = interruptFlag(s);
     try {
-      setCode(await sweepCommand({ plan, out: o.out ?? `runs/${plan.preset}`, json: Boolean(o.json) }, s, openGpu, stop.stop));
+      setCode(await sweepCommand({ plan, out: o.out ?? `runs/${plan.preset}`, json: Boolean(o.json), resume: Boolean(o.resume) }, s, openGpu, stop.stop));
     } finally {
       stop.dispose();
     }

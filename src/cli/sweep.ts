@@ -12,6 +12,8 @@ export interface SweepCommandOptions {
   plan: SweepPlan;
   out: string;
   json: boolean;
+  /** Keep the finished runs of an earlier sweep into the same folder. */
+  resume: boolean;
 }
 
 export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
@@ -48,7 +50,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
       progress.event('run', { index: i, ratio: r.config.ratio, seed: r.config.seed, ...summary });
     },
     shouldStop,
-  });
+  }, o.resume);
   progress.update(outcome.results.length * plan.base.steps);
   progress.stop();
   const failed = outcome.results.filter((r) => r.status === 'diverged' || r.status === 'failed');

@@ -1,12 +1,12 @@
 // Sweeps: methods x ratios x seeds on the class-imbalance task, one GPU for every run, results
 // written after each run so an interrupted or failing sweep keeps what it computed.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mnist } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import type { Method } from '../train/methods';
-import { DEFAULT_CONFIG, TRAIN_DEFAULTS, type RunConfig } from './config';
+import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, type RunConfig } from './config';
 import { buildTask } from './data';
 import { errorPlotSvg } from './plot';
 import { aggregate, formatTable, toCsv, writeFileAtomic, type Aggregate } from './report';
@@ -161,9 +161,31 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
   return { aggregate: agg, files };
 }
 
-export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}): Promise<SweepOutcome> {
+/**
+ * Finished runs (status ok or diverged) of an earlier sweep into the same folder, so a stopped sweep
+ * continues where it was. Refuses results made with other shared settings.
+ */
+export function previousRuns(outDir: string, plan: SweepPlan): RunResult[] {
+  const file = sweepFiles(outDir).json;
+  if (!existsSync(file)) return [];
+  let old: { plan?: { config?: unknown }; runs?: RunResult[] };
+  try {
+    old = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--resume: cannot read ${file}: ${(e as Error).message}`);
+  }
+  if (JSON.stringify(old.plan?.config) !== JSON.stringify(sharedConfig(plan))) {
+    throw new UsageError(`--resume: ${file} was made with other settings; use another --out or drop --resume`);
+  }
+  return (old.runs ?? []).filter((r) => r.status === 'ok' || r.status === 'diverged');
+}
+
+const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${ratio}|${seed}`;
+
+export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
   const t0 = performance.now();
   const configs = sweepConfigs(plan);
+  const done = new Map((resume ? previousRuns(outDir, plan) : []).map((r) => [runKey(r.method, r.config.ratio, r.config.seed), r]));
   const results: RunResult[] = [];
   const meta = () => ({ adapter: gpu.name, wall_s: (performance.now() - t0) / 1000, complete: results.length === configs.length, runs_planned: configs.length });
   let stopped: string | undefined;
@@ -172,6 +194,12 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
     if (hooks.shouldStop?.()) {
       stopped = 'interrupted';
       break;
+    }
+    const earlier = done.get(runKey(configs[i].method, configs[i].ratio, configs[i].seed));
+    if (earlier) {
+      results.push(earlier);
+      hooks.onRunEnd?.(i, configs.length, earlier);
+      continue;
     }
     hooks.onRunStart?.(i, configs.length, configs[i]);
     const r = await runExperiment(gpu, mnist, configs[i], {

@@ -168,6 +168,24 @@ describe('l2rw sweep', () => {
     expect(tags[0]).toBe('svg');
     expect(svg.match(/<g class="series" data-method="[^"]+">/g)).toEqual(['<g class="series" data-method="plain">', '<g class="series" data-method="l2rw">']);
     expect(svg).toContain('>0.995</text>');
+
+    // --resume keeps the finished runs (same results, no training) and runs only the new seed.
+    const again = await l2rw([
+      'sweep', '--preset', 'fig2', '--quick', '--methods', 'plain,l2rw', '--ratios', '0.9,0.995', '--seeds', '2', '--seed', '4',
+      '--steps', '4', '--eval-every', '2', '--model', 'mlp', '--hidden', '32', '--train-size', '300', '--out', out, '--resume',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    const res2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res2.runs).toHaveLength(8);
+    expect(res2.runs.slice(0, 4)).toEqual(res.runs);
+    expect(res2.runs[4].config.seed).toBe(5);
+    // Other shared settings in the same folder are refused.
+    const clash = await l2rw([
+      'sweep', '--preset', 'fig2', '--quick', '--methods', 'plain', '--ratios', '0.9', '--seeds', '1', '--seed', '4',
+      '--steps', '6', '--eval-every', '2', '--model', 'mlp', '--hidden', '32', '--train-size', '300', '--out', out, '--resume',
+    ]);
+    expect(clash.code).toBe(2);
+    expect(ourLines(clash.stderr).join('\n')).toMatch(/other settings/);
   });
 });
 
