@@ -18,7 +18,7 @@ import { ReluBackward } from '../../src/kernels/relu_backward';
 import { RowDots } from '../../src/kernels/row_dots';
 import { SgdMomentum, type SgdHyperparams } from '../../src/kernels/sgd_momentum';
 import { SoftmaxXent } from '../../src/kernels/softmax_xent';
-import { mlpSpec, numClasses, size3, type ModelSpec } from '../../src/train/spec';
+import { mlpSpec, numClasses, size3 } from '../../src/train/spec';
 import { Trainer } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { compareClose, type Tolerance } from '../helpers/compare';
@@ -31,6 +31,7 @@ import { reluBackwardRef, reluRef } from '../reference/relu';
 import { sgdMomentumRef } from '../reference/sgd';
 import { softmaxXentRef } from '../reference/softmax_xent';
 import type { CheckGroup, CheckResult } from './check-groups';
+import { tinyConv as TINY_CONV } from '../helpers/specs';
 
 const GUARD = 42;
 const STALE = -777;
@@ -453,18 +454,6 @@ async function sgdMomentum(gpu: Gpu, rep: Report): Promise<void> {
 
 // ---- one whole L2RW step (test/train/l2rw_step.test.ts) ------------------------------------------
 
-/** The conv net of the Node test: padding, pooling, a strided conv and dense layers in one model. */
-const TINY_CONV: ModelSpec = {
-  name: 'tiny-conv',
-  input: [2, 9, 8],
-  layers: [
-    { kind: 'conv', outChannels: 4, kernel: 3, stride: 1, pad: 1, relu: true },
-    { kind: 'maxpool2' },
-    { kind: 'conv', outChannels: 3, kernel: 3, stride: 2, relu: false },
-    { kind: 'dense', out: 5, relu: true },
-    { kind: 'dense', out: 3, relu: false },
-  ],
-};
 
 async function l2rwStepCheck(gpu: Gpu, rep: Report): Promise<void> {
   const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };

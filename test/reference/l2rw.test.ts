@@ -4,20 +4,9 @@ import { lenetSpec, mlpSpec, numClasses, size3 } from '../../src/train/spec';
 import { Rng } from '../../src/util/rng';
 import { alignments, epsGradFiniteDiff, initParams, l2rwStep, l2rwWeights, perExampleGrads, plainStep, sgdMomentumStep, validationGrad } from './l2rw';
 import { batchExample, batchGrad, batchLoss, forward, kinkMargin, paramOffsets } from './network';
+import { tinyConv, tinyMlp } from '../helpers/specs';
 
-const tinyMlp = mlpSpec(5, [7, 3], 3);
 
-const tinyConv: ModelSpec = {
-  name: 'tiny-conv',
-  input: [2, 9, 8],
-  layers: [
-    { kind: 'conv', outChannels: 4, kernel: 3, stride: 1, pad: 1, relu: true },
-    { kind: 'maxpool2' },
-    { kind: 'conv', outChannels: 3, kernel: 3, stride: 2, relu: false },
-    { kind: 'dense', out: 5, relu: true },
-    { kind: 'dense', out: 3, relu: false },
-  ],
-};
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelSpec } from '../../src/train/spec';
-import { lenetSpec, mlpSpec, numClasses, paramCount, resolveModel, size3 } from '../../src/train/spec';
+import { lenetSpec, numClasses, paramCount, resolveModel, size3 } from '../../src/train/spec';
 import { Rng } from '../../src/util/rng';
 import { initParams } from './l2rw';
 import {
@@ -19,23 +19,12 @@ import {
   predict,
   thetaLength,
 } from './network';
+import { tinyConv, tinyMlp } from '../helpers/specs';
 
 // ---------------------------------------------------------------------------------------------
 // Models under test.
 
-const tinyMlp = mlpSpec(5, [7, 3], 3);
 
-const tinyConv: ModelSpec = {
-  name: 'tiny-conv',
-  input: [2, 9, 8],
-  layers: [
-    { kind: 'conv', outChannels: 4, kernel: 3, stride: 1, pad: 1, relu: true }, // 4x9x8
-    { kind: 'maxpool2' }, // 4x4x4 (floor on the odd height)
-    { kind: 'conv', outChannels: 3, kernel: 3, stride: 2, relu: false }, // 3x1x1
-    { kind: 'dense', out: 5, relu: true },
-    { kind: 'dense', out: 3, relu: false },
-  ],
-};
 
 // Caffe-LeNet shape scaled down to 12x12: conv (no ReLU), pool, conv (no ReLU), pool, dense ReLU, dense.
 const lenetSmall: ModelSpec = {

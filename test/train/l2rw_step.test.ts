@@ -8,19 +8,8 @@ import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../reference/l2rw';
+import { tinyConv, tinyMlp } from '../helpers/specs';
 
-const tinyMlp = mlpSpec(5, [7, 3], 3);
-const tinyConv: ModelSpec = {
-  name: 'tiny-conv',
-  input: [2, 9, 8],
-  layers: [
-    { kind: 'conv', outChannels: 4, kernel: 3, stride: 1, pad: 1, relu: true },
-    { kind: 'maxpool2' },
-    { kind: 'conv', outChannels: 3, kernel: 3, stride: 2, relu: false },
-    { kind: 'dense', out: 5, relu: true },
-    { kind: 'dense', out: 3, relu: false },
-  ],
-};
 const lenet2 = lenetSpec(2);
 
 interface Problem {
