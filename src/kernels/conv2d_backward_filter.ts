@@ -8,6 +8,10 @@ import { checkConv2dShape, conv2dUniforms, conv2dUniformValues, withBlockConsts,
 // Register block: BK filters x BJ (c,r,s) columns per invocation. CPU ms on lavapipe at LeNet's batch
 // of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4 25-27 / 76-96, 5x5 20 / 97-101,
 // 4x8 21-23 / 77-84, 10x4 15-16 / 74, 10x5 12-13 / 48-64, 10x8 7-11 / 51-62, 2x5 29-33 / 139-149.
+// Since then the block's loops are written so that they unroll (no 80-long loop, no break): 0.8-1.0
+// of the time before, within the noise of a shared machine. Tried and dropped (no gain over this on
+// conv2, A/B medians): the filter block uniform per workgroup (dy loads uniform) with 10x8 and 25x8
+// blocks; one invocation per filter row (c, r) or per channel c with a register window along q.
 const BK = 10;
 const BJ = 8;
 const WG = 64;

@@ -4,7 +4,7 @@
 import raw from '../shaders/conv2d_forward.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { UniformSpec } from '../gpu/uniforms';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, type Dispatch, type KernelDef } from './kernel';
 
 /** x [N, C, H, W], w [K, C, R, S]; one stride and one zero-padding for both spatial axes. */
 export interface Conv2dShape {
@@ -58,30 +58,70 @@ export function conv2dUniformValues(shape: Conv2dShape): Record<string, number> 
   return { N, C, H, W, K, R, S, P, Q, stride, pad };
 }
 
+/**
+ * Workgroups for `blocks` position blocks (one per invocation, `wg` per workgroup, along x, folded
+ * over z past the device limit) times `uniformBlocks` along y. A kernel that takes its channel block
+ * from workgroup_id.y alone gets it, and the loads it indexes, uniform across the workgroup (on
+ * lavapipe a larger uniform block paid off where a larger per-lane one did not).
+ */
+export function blockGrid(gpu: Gpu, blocks: number, wg: number, uniformBlocks: number): [number, number, number] {
+  const groups = Math.ceil(blocks / wg);
+  const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
+  if (uniformBlocks > maxDim) throw new Error(`conv2d: ${uniformBlocks} channel blocks exceed the device limit of ${maxDim} workgroups per dimension`);
+  if (groups <= maxDim) return [groups, uniformBlocks, 1];
+  const z = Math.ceil(groups / maxDim);
+  return [Math.ceil(groups / z), uniformBlocks, z];
+}
+
 /** Appends the register-block consts a shader declares by name, keeping its own line numbers intact. */
 export function withBlockConsts(source: string, consts: Record<string, number>): string {
   return `${source}\n${Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;`).join('\n')}\n`;
 }
 
-// Register block: BK output channels x BM output positions per invocation. Measured on lavapipe
-// (2 cores, AVX-512; the machine was shared, so the figures are CPU ms summed over the driver's
-// threads, best of 15) at LeNet's batch of 100, conv1 x[100,1,28,28] w[20,1,5,5] / conv2
-// x[100,20,12,12] w[50,20,5,5]:
-//   1x1 (no blocking) 168 / 363   4x4 29-41 / 83-95    8x4 23-30 / 76-80   4x8 25-31 / 76-80
-//   8x8 18-20 / 55-59    10x8 16-22 / 43-56    16x8 20-23 / 45    20x8 15-17 / 39-40    10x12 14-18 / 36-39
-// 10x8 is kept: BK = 10 divides LeNet's 20 and 50 channels and BM = 8 its 576- and 64-position planes,
-// so no lane is wasted there; 20x8 and 10x12 gain ~15% on conv2 but double the accumulators (which a
-// real GPU pays for in occupancy) and waste more on other channel counts.
-const BK = 10;
+// Register block: BK output channels x BM output positions per invocation, two channel-block
+// sizes compiled and the one that wastes fewer channels on K picked per plan (channels past K are
+// computed and dropped). CPU ms per dispatch on lavapipe (2 cores, machine shared with other jobs,
+// medians of A/B runs alternating with the previous kernel) at LeNet's batch of 100:
+//                                                         conv1 x[100,1,28,28]   conv2 x[100,20,12,12]
+//                                                               w[20,1,5,5]            w[50,20,5,5]
+//   previous kernel, 10x8, channel block per invocation           18-20                  47-55
+//   channel block uniform per workgroup (general path), 10x8         17                     46
+//     20x8                                                           14                     43
+//     25x8                                                            -                  36-42
+//     10x16, 5x16, 25x4: 1.0-2.4x the time of 10x8; 50x4, 50x8: 5-15x (too large to unroll)
+//   row path (register window along the row), 10x8                   12                     42
+//     25x8                                                        13-16                  36-41
+// so 10x8 where K is a multiple of 10 but not of 25 (LeNet's conv1), 25x8 otherwise. Both cores
+// also stay busier than with the previous kernel: conv2 22 ms wall against 48 (BENCHMARKS.md).
+const BLOCK_CHANNELS = [10, 25] as const;
 const BM = 8;
 const WG = 64;
 
-export const conv2dForwardDef: KernelDef = {
-  name: 'conv2d_forward',
-  source: withBlockConsts(raw, { BK, BM }),
-  bindings: ['read', 'read', 'read', 'rw', 'uniform'],
-  uniforms: conv2dUniforms,
-};
+/** The channel block that computes the fewest padded channels for K (the larger one on a tie). */
+export function pickChannelBlock(K: number, choices: readonly number[]): number {
+  let best = choices[0];
+  for (const b of choices) {
+    const waste = Math.ceil(K / b) * b - K;
+    const bestWaste = Math.ceil(K / best) * best - K;
+    if (waste < bestWaste || (waste === bestWaste && b > best)) best = b;
+  }
+  return best;
+}
+
+/** Same test as row_path() in conv2d_forward.wgsl. */
+function rowPath(shape: Conv2dShape): boolean {
+  return shape.stride === 1;
+}
+
+/** The kernel with a BK-channel register block (one pipeline per BK). */
+export function conv2dForwardDef(BK: number): KernelDef {
+  return {
+    name: 'conv2d_forward',
+    source: withBlockConsts(raw, { BK, BM }),
+    bindings: ['read', 'read', 'read', 'rw', 'uniform'],
+    uniforms: conv2dUniforms,
+  };
+}
 
 export type Conv2dEpilogue = 'none' | 'bias' | 'bias_relu';
 const EPILOGUE_CODE: Record<Conv2dEpilogue, number> = { none: 0, bias: 1, bias_relu: 2 };
@@ -94,7 +134,7 @@ export interface Conv2dForwardOptions {
 export class Conv2dForward {
   private constructor(
     private readonly gpu: Gpu,
-    private readonly kernel: Kernel,
+    private readonly kernels: ReadonlyMap<number, Kernel>,
     readonly epilogue: Conv2dEpilogue,
     /** Bound in the bias slot when the epilogue reads no bias (a binding cannot be left empty). */
     private readonly dummy: GPUBuffer,
@@ -103,8 +143,8 @@ export class Conv2dForward {
   static async create(gpu: Gpu, options: Conv2dForwardOptions = {}): Promise<Conv2dForward> {
     const epilogue = options.epilogue ?? 'none';
     if (!(epilogue in EPILOGUE_CODE)) throw new Error(`conv2d_forward: unknown epilogue "${epilogue}"`);
-    const kernel = await Kernel.load(gpu, conv2dForwardDef, { WG, EPILOGUE: EPILOGUE_CODE[epilogue] });
-    return new Conv2dForward(gpu, kernel, epilogue, gpu.buffer('conv2d_forward.dummy', 16));
+    const kernels = await Promise.all(BLOCK_CHANNELS.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
+    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue, gpu.buffer('conv2d_forward.dummy', 16));
   }
 
   /**
@@ -118,7 +158,9 @@ export class Conv2dForward {
       throw new Error(`${label}: epilogue '${this.epilogue}' ${this.epilogue === 'none' ? 'takes no bias' : 'needs a bias buffer'}`);
     }
     const { N, K, P, Q } = conv2dOutputShape(shape);
-    const invocations = Math.ceil((N * P * Q) / BM) * Math.ceil(K / BK);
-    return this.kernel.plan(label, [x, w, bias ?? this.dummy, y], conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
+    const blocks = rowPath(shape) ? N * P * Math.ceil(Q / BM) : Math.ceil((N * P * Q) / BM);
+    const bk = pickChannelBlock(K, BLOCK_CHANNELS);
+    const kernel = this.kernels.get(bk)!;
+    return kernel.plan(label, [x, w, bias ?? this.dummy, y], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(K / bk)));
   }
 }

@@ -1,9 +1,14 @@
 // Gradient of 2x2 / stride-2 max pooling from the argmax recorded by maxpool_forward.
 import source from '../shaders/maxpool_backward.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, workgroupsCapped, type Dispatch, type KernelDef } from './kernel';
 import { maxpoolOutputShape, maxpoolUniforms, maxpoolUniformValues, type MaxPoolShape } from './maxpool_forward';
 
+// A grid-stride loop over pairs of dx rows. CPU ms per dispatch on lavapipe (2 cores, machine shared
+// with other jobs; `npm run bench` runs, see BENCHMARKS.md) for LeNet's pool1 / pool2 gradients,
+// dx [100,20,24,24] / [100,50,8,8]:
+//   one invocation per dx element, one workgroup per 64 elements (18000 / 5000):  34-43 / 10-14
+//   one item per row pair, grid-stride over <= 256 workgroups of 64:              2.1-2.2 / 0.9-1.3
 const WG = 64;
 
 export const maxpoolBackwardDef: KernelDef = {
@@ -23,6 +28,7 @@ export class MaxPoolBackward {
   /** Overwrites every element of dx [N,C,H,W] from dy [N,C,P,Q] and argmax [N,C,P,Q]. */
   plan(dy: BufferRef, argmax: BufferRef, dx: BufferRef, shape: MaxPoolShape, label = 'maxpool_backward'): Dispatch {
     const { N, C } = maxpoolOutputShape(shape);
-    return this.kernel.plan(label, [dy, argmax, dx], maxpoolUniformValues(shape), workgroups1d(this.gpu, N * C * shape.H * shape.W, WG));
+    const items = N * C * Math.ceil(shape.H / 2);
+    return this.kernel.plan(label, [dy, argmax, dx], maxpoolUniformValues(shape), workgroupsCapped(this.gpu, items, WG));
   }
 }

@@ -2,7 +2,7 @@
 import source from '../shaders/maxpool_forward.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { UniformSpec } from '../gpu/uniforms';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, workgroupsCapped, type Dispatch, type KernelDef } from './kernel';
 
 /** Input x [N, C, H, W]. */
 export interface MaxPoolShape {
@@ -36,6 +36,10 @@ export function maxpoolUniformValues(shape: MaxPoolShape): Record<string, number
   return { N: shape.N, C: shape.C, H: shape.H, W: shape.W, P, Q };
 }
 
+// One item per output row, grid-stride over <= 256 workgroups of 64. CPU ms per dispatch on
+// lavapipe (shared machine; `npm run bench`, see BENCHMARKS.md) for LeNet's pool1 / pool2,
+// x [100,20,24,24] / [100,50,8,8]: one invocation per output in 4500 / 1250 workgroups 7-9 / 2-5,
+// row items 2.2-2.6 / 0.9-1.1.
 const WG = 64;
 
 export const maxpoolForwardDef: KernelDef = {
@@ -57,7 +61,8 @@ export class MaxPoolForward {
    * own input plane; ties keep the first maximum in row-major window order.
    */
   plan(x: BufferRef, y: BufferRef, argmax: BufferRef, shape: MaxPoolShape, label = 'maxpool_forward'): Dispatch {
-    const { N, C, P, Q } = maxpoolOutputShape(shape);
-    return this.kernel.plan(label, [x, y, argmax], maxpoolUniformValues(shape), workgroups1d(this.gpu, N * C * P * Q, WG));
+    const { N, C, P } = maxpoolOutputShape(shape);
+    // One item per output row, grid-stride over a capped launch (see maxpool_forward.wgsl).
+    return this.kernel.plan(label, [x, y, argmax], maxpoolUniformValues(shape), workgroupsCapped(this.gpu, N * C * P, WG));
   }
 }

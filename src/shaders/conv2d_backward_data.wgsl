@@ -1,10 +1,20 @@
 // Gradient of a 2-D convolution with respect to its input (NCHW), gather form (no atomics):
 //   dx[n,c,h,w] = sum over (k,r,s) with h + pad - r = p*stride, w + pad - s = q*stride,
 //                 0 <= p < P, 0 <= q < Q, of dy[n,k,p,q] * w[k,c,r,s].
-// Each invocation owns BC input channels x BM consecutive (n,h,w) positions in registers: a dy value
-// is reused BC times and a w value BM times. The (r,s) taps are the outer loops so the stride and
-// bounds tests run once per tap and position; the inner loop over k is pure loads and multiply-adds.
-// BC and BM are consts appended by the TS wrapper (src/kernels/conv2d_backward_data.ts).
+// Each invocation owns BC input channels x BM input positions in registers. The channel block comes
+// from workgroup_id.y alone (uniform across the workgroup, and so are the filter loads); positions
+// vary along the workgroup. No workgroup memory (a CPU driver emulates barriers). The loops over
+// block dimensions have constant trip counts, no break and count upwards, so that they are unrolled
+// and the block and the window below stay in registers.
+//
+// Row path (stride 1): the BM positions are consecutive columns of one input row h, and blocks are
+// numbered with h outermost, so neighbouring invocations share h and with it the range of filter rows
+// r that reach a valid dy row (p = h + pad - r in [0, P)): only those are visited. For each (r, k) the
+// dy values of all s taps are one run of BM + S - 1 columns of dy row p, walked by a register window
+// shifted one column per tap (one load per tap instead of BM).
+// General path (any stride): positions consecutive in (n, h, w); every tap tests its own hits.
+// BC and BM are consts appended by the TS wrapper (src/kernels/conv2d_backward_data.ts), which also
+// picks the path (same test as row_path()) and sizes the launch to match.
 struct Params {
   N: u32,
   C: u32,
@@ -26,17 +36,100 @@ struct Params {
 
 override WG: u32 = 64;
 
+fn row_path() -> bool {
+  return params.stride == 1u;
+}
+
+// Column q of dy row `row_off` (an element offset, or < 0 / row_ok false outside), zero outside.
+fn load_dy(row_off: i32, q: i32, row_ok: bool) -> f32 {
+  let ok = row_ok && q >= 0 && q < i32(params.Q);
+  return select(0.0, dy[select(0u, u32(row_off + q), ok)], ok);
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let t = linear_index(wid, nwg, lid, WG);
+  let mb = (wid.x + wid.z * nwg.x) * WG + lid;
+  let c0 = wid.y * BC;
+  if (row_path()) {
+    row_main(mb, c0);
+  } else {
+    general_main(mb, c0);
+  }
+}
+
+fn row_main(mb: u32, c0: u32) {
+  let HW = params.H * params.W;
+  let PQ = params.P * params.Q;
+  let KPQ = params.K * PQ;
+  let RS = params.R * params.S;
+  let CRS = params.C * RS;
+  let pad = i32(params.pad);
+  let wblocks = ceil_div(params.W, BM);
+  let per_h = params.N * wblocks;
+  if (mb >= params.H * per_h) {
+    return;
+  }
+  let h = mb / per_h;
+  let rem = mb - h * per_h;
+  let n = rem / wblocks;
+  let w0 = (rem - n * wblocks) * BM;
+  var w_base: array<u32, BC>;
+  for (var i = 0u; i < BC; i++) {
+    w_base[i] = min(c0 + i, params.C - 1u) * RS;
+  }
+  // Filter rows with a valid dy row: 0 <= h + pad - r < P.
+  let hp = i32(h) + pad;
+  let r_begin = u32(max(0, hp - i32(params.P) + 1));
+  let r_end = u32(clamp(hp + 1, 0, i32(params.R)));
+  let q_first = i32(w0) + pad;
+  var acc: array<f32, BC * BM>;
+  for (var r = r_begin; r < r_end; r++) {
+    let p = hp - i32(r);
+    for (var k = 0u; k < params.K; k++) {
+      let row_off = i32(n * KPQ + k * PQ) + p * i32(params.Q);
+      // win[j] = dy column q_first + j - s at tap s: shifted right by one column per tap.
+      var win: array<f32, BM>;
+      for (var j = 0u; j < BM; j++) {
+        win[j] = load_dy(row_off, q_first + i32(j), true);
+      }
+      let w_off = k * CRS + r * params.S;
+      for (var s = 0u; s < params.S; s++) {
+        for (var i = 0u; i < BC; i++) {
+          let wv = w[w_base[i] + w_off + s];
+          for (var j = 0u; j < BM; j++) {
+            acc[i * BM + j] = fma(wv, win[j], acc[i * BM + j]);
+          }
+        }
+        // Counted upwards with a constant trip count: a down-counting loop is not unrolled, and the
+        // window would then live in memory.
+        for (var t = 1u; t < BM; t++) {
+          win[BM - t] = win[BM - t - 1u];
+        }
+        win[0] = load_dy(row_off, q_first - i32(s) - 1, true);
+      }
+    }
+  }
+  let dx_base = n * params.C * HW + h * params.W + w0;
+  // A guard, not a break: a loop with a break is not unrolled, and a block indexed by a loop that is
+  // not unrolled lives in memory for the whole kernel.
+  for (var i = 0u; i < BC; i++) {
+    let c = c0 + i;
+    for (var j = 0u; j < BM; j++) {
+      if (c < params.C && w0 + j < params.W) {
+        dx[dx_base + c * HW + j] = acc[i * BM + j];
+      }
+    }
+  }
+}
+
+fn general_main(t: u32, c0: u32) {
   let HW = params.H * params.W;
   let M = params.N * HW;
   let m_blocks = ceil_div(M, BM);
-  if (t >= m_blocks * ceil_div(params.C, BC)) {
+  if (t >= m_blocks) {
     return;
   }
-  let m0 = (t % m_blocks) * BM;
-  let c0 = (t / m_blocks) * BC;
+  let m0 = t * BM;
   let PQ = params.P * params.Q;
   let KPQ = params.K * PQ;
   let RS = params.R * params.S;
@@ -122,11 +215,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   for (var i = 0u; i < BC; i++) {
     let c = c0 + i;
-    if (c >= params.C) {
-      break;
-    }
     for (var j = 0u; j < BM; j++) {
-      if (m0 + j < M) {
+      if (c < params.C && m0 + j < M) {
         dx[dx_base[j] + c * HW] = acc[i * BM + j];
       }
     }

@@ -79,9 +79,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let dy_n = n * KPQ;
     // Cleared explicitly: a var declared in a loop body was observed to keep its previous
     // iteration's value on this toolchain instead of being zero-initialised again.
+    // Nested loops of BK and BJ rather than one of BK * BJ: a loop that long is not unrolled, and
+    // the block would then live in memory.
     var acc: array<f32, BK * BJ>;
-    for (var i = 0u; i < BK * BJ; i++) {
-      acc[i] = 0.0;
+    for (var i = 0u; i < BK; i++) {
+      for (var j = 0u; j < BJ; j++) {
+        acc[i * BJ + j] = 0.0;
+      }
     }
     for (var p = 0u; p < params.P; p++) {
       var row: array<i32, BJ>;
@@ -108,18 +112,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         }
       }
     }
-    for (var i = 0u; i < BK * BJ; i++) {
-      total[i] = fma(e, acc[i], total[i]);
+    for (var i = 0u; i < BK; i++) {
+      for (var j = 0u; j < BJ; j++) {
+        total[i * BJ + j] = fma(e, acc[i * BJ + j], total[i * BJ + j]);
+      }
     }
   }
 
+  // A guard, not a break: a loop with a break is not unrolled, and a block indexed by a loop that is
+  // not unrolled lives in memory for the whole kernel.
   for (var i = 0u; i < BK; i++) {
     let k = k0 + i;
-    if (k >= params.K) {
-      break;
-    }
     for (var j = 0u; j < BJ; j++) {
-      if (j0 + j < CRS) {
+      if (k < params.K && j0 + j < CRS) {
         dw[k * CRS + j0 + j] = total[i * BJ + j];
       }
     }

@@ -3,6 +3,10 @@
 // argmax[n,c,p,q] = (2p+i)*W + (2q+j) of the chosen element: an index into its own H x W input
 // plane, not into the whole tensor, so it stays valid whatever the batch slice or binding offset.
 // Ties keep the first maximum in row-major window order (strict > while scanning).
+//
+// One work item is an output row (n, c, p), walked along q: one integer division per row instead of
+// three per output (lavapipe splits vector integer division per lane), in a grid-stride loop over a
+// capped launch (every workgroup has a fixed cost on CPU drivers).
 struct Params {
   N: u32,
   C: u32,
@@ -21,27 +25,37 @@ override WG: u32 = 64;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let o = linear_index(wid, nwg, lid, WG);
-  let PQ = params.P * params.Q;
-  if (o >= params.N * params.C * PQ) {
-    return;
-  }
-  let plane = o / PQ;
-  let pq = o - plane * PQ;
-  let p = pq / params.Q;
-  let q = pq - p * params.Q;
-  let base = plane * params.H * params.W;
-  let i00 = 2u * p * params.W + 2u * q;
-  var best = x[base + i00];
-  var at = i00;
-  let others = array<u32, 3>(i00 + 1u, i00 + params.W, i00 + params.W + 1u);
-  for (var t = 0u; t < 3u; t++) {
-    let v = x[base + others[t]];
-    if (v > best) {
-      best = v;
-      at = others[t];
+  let W = params.W;
+  let P = params.P;
+  let Q = params.Q;
+  let rows = params.N * params.C * P;
+  let stride = launch_size(nwg, WG);
+  for (var row = linear_index(wid, nwg, lid, WG); row < rows; row += stride) {
+    let plane = row / P;
+    let p = row - plane * P;
+    let base = plane * params.H * W;
+    let o0 = row * Q;
+    for (var q = 0u; q < Q; q++) {
+      let i00 = 2u * p * W + 2u * q;
+      var best = x[base + i00];
+      var at = i00;
+      let v01 = x[base + i00 + 1u];
+      if (v01 > best) {
+        best = v01;
+        at = i00 + 1u;
+      }
+      let v10 = x[base + i00 + W];
+      if (v10 > best) {
+        best = v10;
+        at = i00 + W;
+      }
+      let v11 = x[base + i00 + W + 1u];
+      if (v11 > best) {
+        best = v11;
+        at = i00 + W + 1u;
+      }
+      y[o0 + q] = best;
+      argmax[o0 + q] = at;
     }
   }
-  y[o] = best;
-  argmax[o] = at;
 }

@@ -1,0 +1,69 @@
+// Plain-text tables of a BenchResult (the CLI's summary; the browser page shows the same text).
+import type { BenchResult } from './run';
+
+const f = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatResult(r: BenchResult): string {
+  const out: string[] = [];
+  out.push(`adapter: ${r.adapter} (${r.runtime}); timer: ${r.timer}; mode: ${r.mode}; load ${r.load.start?.join(' ') ?? '?'} -> ${r.load.end?.join(' ') ?? '?'}`);
+  if (r.kernels.length) {
+    out.push('');
+    out.push(table(['kernel', 'shape', 'variant', 'ms', 'GFLOP/s', 'cpu ms'], r.kernels.map((k) => [k.name, k.shape, k.variant, f(k.ms, 3), f(k.gflops), f(k.cpu_ms, 3)])));
+  }
+  for (const m of r.models) {
+    out.push('');
+    out.push(
+      `${m.model} step (batch 100, ${m.data} data): plain ${f(m.plain_ms, 1)} ms, L2RW ${f(m.l2rw_ms, 1)} ms, ` +
+        `L2RW/plain ${f(m.l2rw_over_plain)} (CPU time: ${f(m.plain_cpu_ms, 1)} / ${f(m.l2rw_cpu_ms, 1)} ms, ratio ${f(m.l2rw_over_plain_cpu)}); submits/step ${m.submits_per_step}, readbacks/step ${m.readbacks_per_step} ` +
+        `(${m.readbacks_per_log} per logging point); dispatches plain ${m.dispatches_per_step.plain}, L2RW ${m.dispatches_per_step.l2rw}`,
+    );
+    const plainBy = new Map(m.plain_groups.map((g) => [g.group, g.ms]));
+    out.push(
+      table(
+        ['Algorithm 1 step group', 'L2RW ms', 'L2RW cpu ms', 'plain ms', 'dispatches'],
+        [
+          ...m.l2rw_groups.map((g) => [g.group, f(g.ms, 2), f(g.cpu_ms, 2), f(plainBy.get(g.group), 2), String(g.dispatches)]),
+          ['sum of groups', f(m.l2rw_groups_sum_ms, 2), f(m.l2rw_groups.reduce((a, g) => a + (g.cpu_ms ?? NaN), 0), 2), f(m.plain_groups.reduce((a, g) => a + g.ms, 0), 2), ''],
+        ],
+      ),
+    );
+    if (m.l2rw_profile.length) {
+      out.push(`slowest dispatches of the ${m.model} L2RW step:`);
+      out.push(table(['dispatch', 'ms', 'cpu ms'], m.l2rw_profile.slice(0, 14).map((p) => [p.label, f(p.ms, 3), f(p.cpu_ms, 3)])));
+    }
+  }
+  const p = r.peers;
+  out.push('');
+  const rows: string[][] = [];
+  for (const [name, d] of Object.entries(p.detail)) {
+    if (!d) continue;
+    rows.push([
+      name,
+      `${f(d.matmul1024_gflops)} (ours ${f(d.ours_matmul1024_gflops)})`,
+      f(d.lenet?.step_ms, 1),
+      f(d.lenet?.ours_step_ms, 1),
+      f(d.lenet?.speedup),
+      f(d.lenet?.speedup_cpu),
+      f(d.mlp?.step_ms, 1),
+      f(d.mlp?.ours_step_ms, 1),
+      f(d.mlp?.speedup),
+      f(d.mlp?.speedup_cpu),
+    ]);
+  }
+  const mlp = r.models.find((m) => m.model === 'mlp');
+  rows.push(['ours', f(p.ours_matmul1024_gflops), f(r.steps?.plain_ms, 1), '', '', '', f(mlp?.plain_ms, 1), '', '', '']);
+  out.push('peers (same adapter; "ours" = our plain step timed in blocks alternating with the peer\'s; x = peer time / ours):');
+  out.push(table(['peer', 'mm1024 GFLOP/s', 'LeNet ms', 'ours ms', 'x wall', 'x cpu', 'MLP ms', 'ours ms', 'x wall', 'x cpu'], rows));
+  if (r.notes.length) {
+    out.push('');
+    out.push('notes:');
+    for (const n of r.notes) out.push(`  - ${n}`);
+  }
+  return out.join('\n');
+}

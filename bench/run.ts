@@ -1,0 +1,142 @@
+// The benchmark suite as a function, so that the CLI (bench/main.ts), the browser page
+// (bench/browser/page.ts) and the smoke test (test/bench/smoke.test.ts) run the same code.
+import { Gpu } from '../src/gpu/gpu';
+import { runKernelBench, type KernelResult } from './kernels';
+import { GpuTimer, type TimerKind } from './lib/timing';
+import { runPeers, type PeerName, type PeerResults } from './peers/index';
+import { runStepBench, type ModelKind, type StepResult } from './steps';
+
+export type BenchMode = 'full' | 'quick' | 'smoke';
+
+export interface BenchOptions {
+  mode: BenchMode;
+  /** Skip groups of the suite (e.g. to rerun only the steps while tuning kernels). */
+  skip?: ('kernels' | 'steps' | 'peers' | 'profile')[];
+  /** Only kernels whose name contains one of these. */
+  kernelFilter?: string[];
+  /** Peers to run (default all that apply to the environment). */
+  peers?: PeerName[];
+  /** Time with onSubmittedWorkDone wall clock even where timestamp queries exist. */
+  wallClock?: boolean;
+  /** Synthetic bytes instead of MNIST for the training data. */
+  synthetic?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface BenchResult {
+  schema: 1;
+  date: string;
+  mode: BenchMode;
+  runtime: 'node-dawn' | 'browser';
+  adapter: string;
+  timer: TimerKind;
+  /** Machine load average at the start and the end (Node only), since other jobs share the CPU. */
+  load: { start: number[] | null; end: number[] | null };
+  kernels: KernelResult[];
+  /** The LeNet step (the brief's headline numbers). */
+  steps: StepResult | null;
+  /** Every model's step results. */
+  models: StepResult[];
+  peers: PeerResults;
+  notes: string[];
+  wall_s: number;
+}
+
+interface ModeSettings {
+  kernel: { flopsPerCase: number; minIters: number; maxIters: number; warmup: number };
+  step: { warmup: number; stepsPerBlock: number; blocks: number; groupIters: number };
+  peer: { warmup: number; steps: number; repeats: number; matmulIters: number; slowLenet: boolean };
+}
+
+export const MODES: Record<BenchMode, ModeSettings> = {
+  full: {
+    kernel: { flopsPerCase: 4e9, minIters: 5, maxIters: 300, warmup: 2 },
+    step: { warmup: 5, stepsPerBlock: 10, blocks: 5, groupIters: 15 },
+    peer: { warmup: 3, steps: 10, repeats: 3, matmulIters: 5, slowLenet: true },
+  },
+  quick: {
+    kernel: { flopsPerCase: 6e8, minIters: 3, maxIters: 40, warmup: 1 },
+    step: { warmup: 2, stepsPerBlock: 4, blocks: 3, groupIters: 5 },
+    peer: { warmup: 2, steps: 4, repeats: 2, matmulIters: 3, slowLenet: false },
+  },
+  smoke: {
+    kernel: { flopsPerCase: 0, minIters: 1, maxIters: 1, warmup: 0 },
+    step: { warmup: 1, stepsPerBlock: 1, blocks: 1, groupIters: 1 },
+    peer: { warmup: 0, steps: 1, repeats: 1, matmulIters: 1, slowLenet: false },
+  },
+};
+
+async function loadAverage(): Promise<number[] | null> {
+  // Node only: a browser would try (and log a failure) to fetch node:os.
+  if (typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !== 'string') return null;
+  try {
+    const os = await import(/* @vite-ignore */ 'node:os');
+    return os.loadavg().map((v) => Math.round(v * 100) / 100);
+  } catch {
+    return null;
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResult> {
+  const t0 = performance.now();
+  const sink = opts.log ?? (() => {});
+  const log = (line: string) => sink(line.endsWith(':') ? `${line} [${((performance.now() - t0) / 1000).toFixed(0)} s]` : line);
+  const settings = MODES[opts.mode];
+  const skip = new Set(opts.skip ?? []);
+  const notes: string[] = [];
+  const loadStart = await loadAverage();
+  const gpu = await Gpu.create({ optionalFeatures: ['timestamp-query'] });
+  const timer = new GpuTimer(gpu, opts.wallClock);
+  log(`adapter: ${gpu.name}${gpu.adapter.isFallbackAdapter ? ' [fallback adapter]' : ''}; timer: ${timer.kind}; mode: ${opts.mode}`);
+
+  let kernels: KernelResult[] = [];
+  if (!skip.has('kernels')) {
+    log('kernels:');
+    kernels = await runKernelBench(gpu, timer, {
+      ...settings.kernel,
+      filter: opts.kernelFilter,
+      onResult: (r) => log(`  ${r.name.padEnd(32)} ${r.shape.padEnd(34)} ${r.variant.padEnd(18)} ${r.ms.toFixed(3).padStart(9)} ms ${r.gflops.toFixed(2).padStart(8)} GFLOP/s`),
+    });
+  }
+
+  const models: StepResult[] = [];
+  if (!skip.has('steps')) {
+    log('training steps (Trainer, batch 100, 10 clean examples):');
+    for (const kind of ['lenet', 'mlp'] as ModelKind[]) {
+      models.push(await runStepBench(gpu, timer, kind, { ...settings.step, profile: !skip.has('profile') && kind === 'lenet', synthetic: opts.synthetic }, log));
+    }
+  }
+  const lenet = models.find((m) => m.model === 'lenet') ?? null;
+
+  const ours = {
+    lenet_step_ms: lenet?.plain_ms ?? null,
+    mlp_step_ms: models.find((m) => m.model === 'mlp')?.plain_ms ?? null,
+    matmul1024_gflops: kernels.find((k) => k.name === 'matmul 1024')?.gflops ?? null,
+  };
+  let peers: PeerResults;
+  if (!skip.has('peers')) {
+    log('peers (same adapter, same models, batch and optimiser):');
+    peers = await runPeers(gpu, ours, { ...settings.peer, only: opts.peers, synthetic: opts.synthetic }, log);
+  } else {
+    peers = await runPeers(gpu, ours, { ...settings.peer, only: [], synthetic: opts.synthetic }, log);
+  }
+  notes.push(...peers.notes);
+
+  gpu.destroyAll();
+  gpu.device.destroy();
+  return {
+    schema: 1,
+    date: new Date().toISOString(),
+    mode: opts.mode,
+    runtime: gpu.adapter.runtime,
+    adapter: gpu.name,
+    timer: timer.kind,
+    load: { start: loadStart, end: await loadAverage() },
+    kernels,
+    steps: lenet,
+    models,
+    peers,
+    notes,
+    wall_s: (performance.now() - t0) / 1000,
+  };
+}
