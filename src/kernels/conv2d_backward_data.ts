@@ -2,7 +2,7 @@
 import raw from '../shaders/conv2d_backward_data.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
-import { blockGrid, checkConv2dShape, conv2dUniforms, conv2dUniformValues, withBlockConsts, type Conv2dShape } from './conv2d_forward';
+import { blockGrid, checkConv2dShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
 
 // Register block: BC input channels x BM input positions per invocation. CPU ms on lavapipe for
 // LeNet conv2's data gradient at batch 100 (dy [100,50,8,8] -> dx [100,20,12,12]); the machine is
@@ -20,7 +20,7 @@ const WG = 64;
 
 export const conv2dBackwardDataDef: KernelDef = {
   name: 'conv2d_backward_data',
-  source: withBlockConsts(raw, { BC, BM }),
+  source: conv2dSource(raw, { BC, BM }),
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };

@@ -3,7 +3,7 @@
 import raw from '../shaders/conv2d_backward_filter.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
-import { checkConv2dShape, conv2dUniforms, conv2dUniformValues, withBlockConsts, type Conv2dShape } from './conv2d_forward';
+import { checkConv2dShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
 
 // Register block: BK filters x BJ (c,r,s) columns per invocation. CPU ms on lavapipe at LeNet's batch
 // of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4 25-27 / 76-96, 5x5 20 / 97-101,
@@ -18,7 +18,7 @@ const WG = 64;
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
-  source: withBlockConsts(raw, { BK, BJ }),
+  source: conv2dSource(raw, { BK, BJ }),
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };

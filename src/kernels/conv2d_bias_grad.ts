@@ -1,14 +1,14 @@
 // Gradient of a convolution's bias: db [K] = sum over n, p, q of (ex_weight[n] *) dy [N,K,P,Q].
-import source from '../shaders/conv2d_bias_grad.wgsl?raw';
+import raw from '../shaders/conv2d_bias_grad.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
-import { conv2dUniforms, conv2dUniformValues, type Conv2dShape } from './conv2d_forward';
+import { conv2dSource, conv2dUniforms, conv2dUniformValues, type Conv2dShape } from './conv2d_forward';
 
 const WG = 64;
 
 export const conv2dBiasGradDef: KernelDef = {
   name: 'conv2d_bias_grad',
-  source,
+  source: conv2dSource(raw),
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };

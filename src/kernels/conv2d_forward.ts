@@ -2,6 +2,7 @@
 // fused bias / bias+ReLU epilogue. Also home of the convolution shape type shared by the backward
 // kernels (conv2d_backward_data, conv2d_backward_filter, conv2d_bias_grad).
 import raw from '../shaders/conv2d_forward.wgsl?raw';
+import conv2dParams from '../shaders/conv2d_params.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { UniformSpec } from '../gpu/uniforms';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
@@ -74,8 +75,13 @@ export function blockGrid(gpu: Gpu, blocks: number, wg: number, uniformBlocks: n
 }
 
 /** Appends the register-block consts a shader declares by name, keeping its own line numbers intact. */
-export function withBlockConsts(source: string, consts: Record<string, number>): string {
+function withBlockConsts(source: string, consts: Record<string, number>): string {
   return `${source}\n${Object.entries(consts).map(([k, v]) => `const ${k}: u32 = ${v}u;`).join('\n')}\n`;
+}
+
+/** A convolution kernel's WGSL: its own source, then the shared shape struct and its block consts. */
+export function conv2dSource(source: string, consts: Record<string, number> = {}): string {
+  return withBlockConsts(`${source}\n${conv2dParams}`, consts);
 }
 
 // Register block: BK output channels x BM output positions per invocation, two channel-block
@@ -117,7 +123,7 @@ function rowPath(shape: Conv2dShape): boolean {
 export function conv2dForwardDef(BK: number): KernelDef {
   return {
     name: 'conv2d_forward',
-    source: withBlockConsts(raw, { BK, BM }),
+    source: conv2dSource(raw, { BK, BM }),
     bindings: ['read', 'read', 'read', 'rw', 'uniform'],
     uniforms: conv2dUniforms,
   };

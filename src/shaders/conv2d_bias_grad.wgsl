@@ -4,20 +4,8 @@
 // P*Q plane, scale that example's partial sum once, then reduce with workgroup_sum (common.wgsl): a
 // tree, so the sum is deterministic (no atomics) and its error grows with log2(WG).
 // Examples whose weight is exactly 0 are skipped.
-struct Params {
-  N: u32,
-  C: u32,
-  H: u32,
-  W: u32,
-  K: u32,
-  R: u32,
-  S: u32,
-  P: u32,
-  Q: u32,
-  stride: u32,
-  pad: u32,
-}
-
+// `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
+// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> ex_weight: array<f32>;
 @group(0) @binding(2) var<storage, read_write> db: array<f32>;

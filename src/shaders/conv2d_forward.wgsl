@@ -16,20 +16,8 @@
 // BK and BM are module-scope consts appended by the TS wrapper (src/kernels/conv2d_forward.ts), which
 // also picks the path (the same test as row_path()) and sizes the launch to match.
 // EPILOGUE: 0 = none, 1 = + bias[k], 2 = max(0, . + bias[k]).
-struct Params {
-  N: u32,
-  C: u32,
-  H: u32,
-  W: u32,
-  K: u32,
-  R: u32,
-  S: u32,
-  P: u32,
-  Q: u32,
-  stride: u32,
-  pad: u32,
-}
-
+// `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
+// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
