@@ -150,7 +150,8 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
     }
   }
   writeFileAtomic(files.summaryCsv, toCsv(['method', 'ratio', 'runs', 'failed', 'test_error_pct_mean', 'test_error_pct_std'], rows));
-  const seeds = plan.seeds.length;
+  // The seeds that have results (a stopped or resumed sweep may not have them all yet).
+  const seeds = new Set(results.map((r) => r.config.seed)).size || plan.seeds.length;
   writeFileAtomic(
     files.svg,
     errorPlotSvg(agg, {
