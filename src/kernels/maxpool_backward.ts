@@ -1,8 +1,8 @@
 // Gradient of 2x2 / stride-2 max pooling from the argmax recorded by maxpool_forward.
-import source from '../shaders/maxpool_backward.wgsl?raw';
+import raw from '../shaders/maxpool_backward.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import { Kernel, workgroupsCapped, type Dispatch, type KernelDef } from './kernel';
-import { maxpoolOutputShape, maxpoolUniforms, maxpoolUniformValues, type MaxPoolShape } from './maxpool_forward';
+import { maxpoolOutputShape, maxpoolSource, maxpoolUniforms, maxpoolUniformValues, type MaxPoolShape } from './maxpool_forward';
 
 // A grid-stride loop over pairs of dx rows. CPU ms per dispatch on lavapipe (2 cores, machine shared
 // with other jobs; `npm run bench` runs, see BENCHMARKS.md) for LeNet's pool1 / pool2 gradients,
@@ -13,7 +13,7 @@ const WG = 64;
 
 export const maxpoolBackwardDef: KernelDef = {
   name: 'maxpool_backward',
-  source,
+  source: maxpoolSource(raw),
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: maxpoolUniforms,
 };

@@ -1,5 +1,6 @@
 // 2x2 / stride-2 max pooling (NCHW, floor mode) with the in-plane argmax kept for the backward pass.
-import source from '../shaders/maxpool_forward.wgsl?raw';
+import raw from '../shaders/maxpool_forward.wgsl?raw';
+import maxpoolParams from '../shaders/maxpool_params.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { UniformSpec } from '../gpu/uniforms';
 import { Kernel, workgroupsCapped, type Dispatch, type KernelDef } from './kernel';
@@ -42,9 +43,14 @@ export function maxpoolUniformValues(shape: MaxPoolShape): Record<string, number
 // row items 2.2-2.6 / 0.9-1.1.
 const WG = 64;
 
+/** A pooling kernel's WGSL: its own source, then the shape struct both pooling kernels share. */
+export function maxpoolSource(source: string): string {
+  return `${source}\n${maxpoolParams}`;
+}
+
 export const maxpoolForwardDef: KernelDef = {
   name: 'maxpool_forward',
-  source,
+  source: maxpoolSource(raw),
   bindings: ['read', 'rw', 'rw', 'uniform'],
   uniforms: maxpoolUniforms,
 };

@@ -6,15 +6,8 @@
 // division per item instead of three per element (lavapipe has no vector integer division and
 // splits it per lane), and a grid-stride loop over a capped launch, since every workgroup has a fixed
 // cost on CPU drivers. Measured in the wrapper (src/kernels/maxpool_backward.ts).
-struct Params {
-  N: u32,
-  C: u32,
-  H: u32,
-  W: u32,
-  P: u32,
-  Q: u32,
-}
-
+// `struct Params` (the shape) is shared with the other pooling kernel: maxpool_params.wgsl, appended
+// by the wrapper (maxpoolSource in src/kernels/maxpool_forward.ts).
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;

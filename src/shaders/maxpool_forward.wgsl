@@ -7,15 +7,8 @@
 // One work item is an output row (n, c, p), walked along q: one integer division per row instead of
 // three per output (lavapipe splits vector integer division per lane), in a grid-stride loop over a
 // capped launch (every workgroup has a fixed cost on CPU drivers).
-struct Params {
-  N: u32,
-  C: u32,
-  H: u32,
-  W: u32,
-  P: u32,
-  Q: u32,
-}
-
+// `struct Params` (the shape) is shared with the other pooling kernel: maxpool_params.wgsl, appended
+// by the wrapper (maxpoolSource in src/kernels/maxpool_forward.ts).
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
