@@ -5,8 +5,6 @@
 import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
 import { MNIST_COLS, MNIST_PIXELS, MNIST_ROWS, type Mnist, type Split } from '../../src/data/mnist';
 import { imbalanceTask, noiseTask, type Task, type TaskSplit } from '../../src/data/tasks';
-import type { HostDataset } from '../../src/train/dataset';
-import type { TrainData } from '../../src/train/trainer';
 import type { Settings } from './settings';
 
 interface Manifest {
@@ -70,24 +68,6 @@ export function buildTask(mnist: Mnist, s: Settings): Task {
   }
 }
 
-/** A task split as GPU-ready bytes: the raw MNIST pixels of its examples, in the split's order. */
-export function hostSplit(split: TaskSplit, source: Split): HostDataset {
-  const x = new Uint8Array(split.n * MNIST_PIXELS);
-  for (let k = 0; k < split.n; k++) {
-    const i = split.sourceIndex[k];
-    x.set(source.images.subarray(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS), k * MNIST_PIXELS);
-  }
-  return { x, y: split.y, n: split.n, dim: MNIST_PIXELS };
-}
-
-export function trainData(task: Task, mnist: Mnist): TrainData {
-  return {
-    train: hostSplit(task.train, mnist.train),
-    clean: hostSplit(task.clean, mnist.train),
-    test: hostSplit(task.test, mnist.test),
-    trainFlags: task.train.noisyMask,
-  };
-}
 
 /** The 28x28 bytes of example `k` of a task split (for drawing). */
 export function examplePixels(split: TaskSplit, source: Split, k: number): Uint8Array {

@@ -9,7 +9,7 @@ import type { Method } from '../../src/train/methods';
 import { lenetSpec, mlpSpec, type ModelSpec } from '../../src/train/spec';
 import type { StepStatsSnapshot } from '../../src/train/stats_reader';
 import { Trainer, type BatchInspection } from '../../src/train/trainer';
-import { trainData } from './data';
+import { taskTrainData } from '../../src/data/trainer_input';
 import type { Settings } from './settings';
 
 export interface EvalPoint {
@@ -77,7 +77,7 @@ export class Session {
 
   static async create(gpu: Gpu, task: Task, mnist: Mnist, s: Settings, events: SessionEvents): Promise<Session> {
     const spec = modelFor(s, task.numClasses);
-    const data = trainData(task, mnist);
+    const data = taskTrainData(mnist, task);
     const runs: MethodRun[] = [];
     try {
       for (const method of s.methods) {

@@ -1,8 +1,6 @@
 // Builds a run's task from MNIST and hands it to the trainer as raw pixel bytes (u8 on the GPU is a
 // quarter of the float copy's memory; the gather kernel scales by 1/255).
-import { MNIST_PIXELS, imbalanceTask, loadMnist, noiseTask, type Mnist, type Split, type Task, type TaskSplit } from '../data/index';
-import type { HostDataset } from '../train/dataset';
-import type { TrainData } from '../train/trainer';
+import { imbalanceTask, loadMnist, noiseTask, type Mnist, type Split, type Task } from '../data/index';
 import { UsageError, type RunConfig } from './config';
 
 /** Loads MNIST; a bad --data-dir is the user's mistake (exit 2), anything else a runtime failure. */
@@ -38,23 +36,4 @@ function minClassCount(split: Split): number {
   return Math.min(...counts);
 }
 
-/** A split's images as the raw MNIST bytes, taken by sourceIndex. */
-export function pixelBytes(source: Split, split: TaskSplit): HostDataset {
-  const x = new Uint8Array(split.n * MNIST_PIXELS);
-  for (let i = 0; i < split.n; i++) {
-    const j = split.sourceIndex[i];
-    x.set(source.images.subarray(j * MNIST_PIXELS, (j + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-  }
-  return { x, y: split.y, n: split.n, dim: MNIST_PIXELS };
-}
-
-/** Trainer input: training and clean images come from MNIST train, the test images from MNIST test. */
-export function trainData(mnist: Mnist, task: Task): TrainData {
-  return {
-    train: pixelBytes(mnist.train, task.train),
-    clean: pixelBytes(mnist.train, task.clean),
-    test: pixelBytes(mnist.test, task.test),
-    // Noise tasks: the stats then report the weight given to the mislabelled examples.
-    ...(task.train.noisyMask ? { trainFlags: task.train.noisyMask } : {}),
-  };
-}
+export { taskTrainData as trainData } from '../data/trainer_input';
