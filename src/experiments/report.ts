@@ -31,6 +31,7 @@ const CURVE_COLUMNS: (keyof CurvePoint)[] = [
   'max_weight',
   'flagged_weight',
   'val_batch_loss',
+  'lr',
 ];
 
 export function curvesCsv(curves: CurvePoint[]): string {

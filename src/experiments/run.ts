@@ -5,7 +5,7 @@ import type { Gpu } from '../gpu/gpu';
 import { lenetSpec, mlpSpec, type ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
 import { Trainer, TrainingDivergedError } from '../train/trainer';
-import type { RunConfig } from './config';
+import { lrDecaySteps, type RunConfig } from './config';
 import { buildTask, trainData } from './data';
 
 export interface CurvePoint {
@@ -26,6 +26,8 @@ export interface CurvePoint {
   flagged_weight?: number | null;
   /** L2RW: mean loss of the clean validation minibatch it took its gradient on. */
   val_batch_loss?: number | null;
+  /** Learning rate of the last step before this point (changes only with --lr-decay-at). */
+  lr: number;
 }
 
 export type RunStatus = 'ok' | 'diverged' | 'failed' | 'interrupted';
@@ -117,6 +119,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       lr: c.lr,
       momentum: c.momentum,
       weightDecay: c.weightDecay,
+      ...(c.lrDecayAt.length ? { lrDecay: { atSteps: lrDecaySteps(c), factor: c.lrDecayFactor } } : {}),
       seed: c.seed,
       logEvery,
     });
@@ -147,7 +150,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
         const val = await trainer.evaluate('clean');
         const test = await trainer.evaluate('test');
         evalS += now() - te;
-        const point = curvePoint(i + 1, window, val.loss, test, c, data.trainFlags !== undefined);
+        const point = curvePoint(i + 1, trainer.learningRateAt(i), window, val.loss, test, c, data.trainFlags !== undefined);
         window = [];
         result.curves.push(point);
         result.test_error = test.error;
@@ -181,6 +184,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
 
 function curvePoint(
   step: number,
+  lr: number,
   snaps: StepStatsSnapshot[],
   valLoss: number,
   test: { error: number; loss: number },
@@ -198,6 +202,7 @@ function curvePoint(
     weighted_loss: mean((s) => s.weightedLoss),
     zero_weights: mean((s) => s.zeroWeights),
     max_weight: snaps.length ? Math.max(...snaps.map((s) => s.maxWeight)) : null,
+    lr,
   };
   if (flagged) point.flagged_weight = mean((s) => s.flaggedWeight);
   if (c.method === 'l2rw') point.val_batch_loss = mean((s) => s.valLoss);

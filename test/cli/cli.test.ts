@@ -69,7 +69,10 @@ afterAll(() => {
 describe('l2rw train', () => {
   it('trains a tiny model and writes result.json and curves.csv', async () => {
     const out = join(tmp, 'train');
-    const r = await l2rw(['train', '--steps', '6', '--eval-every', '3', '--train-size', '300', '--model', 'mlp', '--hidden', '32', '--seed', '2', '--out', out, '--json']);
+    const r = await l2rw([
+      'train', '--steps', '6', '--eval-every', '3', '--train-size', '300', '--model', 'mlp', '--hidden', '32', '--seed', '2',
+      '--lr', '0.01', '--lr-decay-at', '0.5', '--lr-decay-factor', '0.25', '--out', out, '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     // --json: every stdout line is a JSON event, ending with 'done'.
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -82,6 +85,9 @@ describe('l2rw train', () => {
     expect(res.method).toBe('l2rw');
     expect(res.task).toBe('mnist-imbalance');
     expect(res.config).toMatchObject({ task: 'imbalance', ratio: 0.995, steps: 6, evalEvery: 3, seed: 2, model: 'mlp', hidden: [32], trainSize: 300, batch: 100 });
+    expect(res.config).toMatchObject({ lr: 0.01, lrDecayAt: [0.5], lrDecayFactor: 0.25 });
+    // The rate decays at step round(0.5 * 6) = 3: steps 0-2 use 0.01, steps 3-5 use 0.0025.
+    expect(res.curves.map((p: { lr: number }) => p.lr)).toEqual([0.01, 0.0025]);
     expect(typeof res.adapter).toBe('string');
     expect(res.adapter.length).toBeGreaterThan(0);
     expect(res.steps).toBe(6);
@@ -197,6 +203,8 @@ describe('bad arguments', () => {
     ['non-numeric steps', ['train', '--steps', 'abc'], /--steps.*'abc'.*positive integer/],
     ['unknown task', ['train', '--task', 'cifar'], /--task.*'cifar'/],
     ['unknown sweep ratio', ['sweep', '--ratios', '0.9,2'], /--ratios.*"2"/],
+    ['decay point outside the run', ['train', '--lr-decay-at', '0.5,1.2'], /--lr-decay-at.*"1\.2".*fraction/],
+    ['decay factor above 1', ['sweep', '--lr-decay-factor', '2'], /--lr-decay-factor.*'2'.*\(0, 1\]/],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: one line on stderr, exit code 2`, async () => {
