@@ -153,3 +153,32 @@ describe('sampler', () => {
     }
   });
 });
+
+describe('learning-rate schedule', () => {
+  it('step decay: identical until the decay step, then a step of factor x the size', async () => {
+    // Momentum 0 and no weight decay make the update exactly θ ← θ − lr·g, so the step taken after
+    // the decay is the undecayed step scaled by the factor (same θ, same batch, same gradient).
+    const opts = { momentum: 0, lr: 0.05 };
+    const decayed = (await run('plain', 3, { ...opts, lrDecay: { atSteps: [2], factor: 0.25 } })).t;
+    const constant = (await run('plain', 3, opts)).t;
+    expect(decayed.learningRateAt(1)).toBe(0.05);
+    expect(decayed.learningRateAt(2)).toBe(0.0125);
+    for (let s = 0; s < 2; s++) {
+      await decayed.trainStep();
+      await constant.trainStep();
+    }
+    const before = await decayed.model.readParams();
+    expect(Array.from(await constant.model.readParams())).toEqual(Array.from(before));
+    await decayed.trainStep();
+    await constant.trainStep();
+    const after = await decayed.model.readParams();
+    const full = await constant.model.readParams();
+    const stepDecayed = after.map((v, i) => v - before[i]);
+    const stepFull = full.map((v, i) => 0.25 * (v - before[i]));
+    expect(Math.max(...stepFull.map(Math.abs))).toBeGreaterThan(1e-3); // the step is not trivially zero
+    // Each difference of two f32 parameters near 1 carries up to ~1.2e-7 of rounding.
+    expectClose(stepDecayed, stepFull, { atol: 3e-7, rtol: 1e-4 }, 'Δθ');
+    decayed.destroy();
+    constant.destroy();
+  });
+});
