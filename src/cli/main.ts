@@ -25,51 +25,27 @@ import { processStreams, type Streams } from './progress';
 import { sweepCommand } from './sweep';
 import { trainCommand } from './train';
 
-interface TrainOpts {
-  task: RunConfig['task'];
-  ratio: number;
-  noise: number;
-  flip: RunConfig['flip'];
-  clean: number;
-  trainSize?: number;
-  method: Method;
-  model: RunConfig['model'];
-  hidden: number[];
-  batch: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  lrDecayAt: number[];
-  lrDecayFactor: number;
-  steps: number;
-  evalEvery?: number;
-  seed: number;
+/** What optimiserOptions() parses, for both commands. */
+type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay' | 'lrDecayAt' | 'lrDecayFactor'> & {
   dataDir?: string;
   json?: boolean;
   out?: string;
+};
+
+interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'model' | 'hidden' | 'steps' | 'seed'> {
+  trainSize?: number;
+  evalEvery?: number;
 }
 
-interface SweepOpts {
+interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'model' | 'hidden' | 'seed'> {
   preset: PresetName;
   quick?: boolean;
   seeds?: number;
-  seed: number;
   steps?: number;
   evalEvery?: number;
-  batch: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  lrDecayAt: number[];
-  lrDecayFactor: number;
-  dataDir?: string;
-  json?: boolean;
-  out?: string;
   resume?: boolean;
   ratios?: number[];
   methods?: Method[];
-  model: RunConfig['model'];
-  hidden: number[];
   trainSize?: number;
 }
 
@@ -90,6 +66,11 @@ function optimiserOptions(cmd: Command): Command {
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
 }
 
+function optimiserConfig(o: OptimiserOpts): Partial<RunConfig> {
+  const { batch, lr, momentum, weightDecay, lrDecayAt, lrDecayFactor } = o;
+  return { batch, lr, momentum, weightDecay, lrDecayAt, lrDecayFactor, dataDir: o.dataDir ?? null };
+}
+
 function trainConfig(o: TrainOpts): RunConfig {
   return {
     ...DEFAULT_CONFIG,
@@ -102,16 +83,10 @@ function trainConfig(o: TrainOpts): RunConfig {
     method: o.method,
     model: o.model,
     hidden: o.hidden,
-    batch: o.batch,
-    lr: o.lr,
-    momentum: o.momentum,
-    weightDecay: o.weightDecay,
-    lrDecayAt: o.lrDecayAt,
-    lrDecayFactor: o.lrDecayFactor,
+    ...optimiserConfig(o),
     steps: o.steps,
     evalEvery: Math.min(o.evalEvery ?? DEFAULT_CONFIG.evalEvery, o.steps),
     seed: o.seed,
-    dataDir: o.dataDir ?? null,
   };
 }
 
@@ -217,18 +192,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       evalEvery: o.evalEvery,
       methods: o.methods,
       ratios: o.ratios,
-      config: {
-        batch: o.batch,
-        lr: o.lr,
-        momentum: o.momentum,
-        weightDecay: o.weightDecay,
-        lrDecayAt: o.lrDecayAt,
-        lrDecayFactor: o.lrDecayFactor,
-        model: o.model,
-        hidden: o.hidden,
-        trainSize: o.trainSize ?? null,
-        dataDir: o.dataDir ?? null,
-      },
+      config: { ...optimiserConfig(o), model: o.model, hidden: o.hidden, trainSize: o.trainSize ?? null },
     });
     const stop = interruptFlag(s);
     try {
