@@ -6,7 +6,7 @@ import type { Mnist } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import type { Method } from '../train/methods';
-import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, type RunConfig } from './config';
+import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, describeLr, type RunConfig } from './config';
 import { buildTask } from './data';
 import { errorPlotSvg } from './plot';
 import { aggregate, formatTable, toCsv, writeFileAtomic, type Aggregate } from './report';
@@ -156,7 +156,7 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
     files.svg,
     errorPlotSvg(agg, {
       title: 'MNIST 4 vs 9 with class imbalance',
-      subtitle: `${plan.base.model}, ${plan.base.steps} steps, ${seeds} seed${seeds === 1 ? '' : 's'} (mean ± std)`,
+      subtitle: `${plan.base.model}, ${plan.base.steps} steps, ${describeLr(plan.base)}, ${seeds} seed${seeds === 1 ? '' : 's'} (mean ± std)`,
     }),
   );
   return { aggregate: agg, files };
