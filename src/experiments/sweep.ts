@@ -28,7 +28,7 @@ export type PresetName = (typeof PRESETS)[number];
  * Fig. 2 of the paper: MNIST 4-vs-9, 5000 training images, 10 clean images, LeNet, test error against
  * the proportion of 9s. The paper trains 8000 steps and averages 10 seeds; here the step and seed
  * counts are set from measured step times (src/experiments/README.md) so the full sweep takes about
- * two hours on a 2-core CPU Vulkan driver, and --quick under ten minutes.
+ * an hour and a half on a 2-core CPU Vulkan driver (93 min measured), and --quick under ten minutes.
  */
 export const FIG2 = {
   full: {
