@@ -164,12 +164,13 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
 
 /**
  * Finished runs (status ok or diverged) of an earlier sweep into the same folder, so a stopped sweep
- * continues where it was. Refuses results made with other shared settings.
+ * continues where it was, and the wall time already spent on them. Refuses results made with other
+ * shared settings.
  */
-export function previousRuns(outDir: string, plan: SweepPlan): RunResult[] {
+export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResult[]; wall_s: number } {
   const file = sweepFiles(outDir).json;
-  if (!existsSync(file)) return [];
-  let old: { plan?: { config?: unknown }; runs?: RunResult[] };
+  if (!existsSync(file)) return { runs: [], wall_s: 0 };
+  let old: { plan?: { config?: unknown }; runs?: RunResult[]; wall_s?: unknown };
   try {
     old = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
@@ -178,7 +179,10 @@ export function previousRuns(outDir: string, plan: SweepPlan): RunResult[] {
   if (JSON.stringify(old.plan?.config) !== JSON.stringify(sharedConfig(plan))) {
     throw new UsageError(`--resume: ${file} was made with other settings; use another --out or drop --resume`);
   }
-  return (old.runs ?? []).filter((r) => r.status === 'ok' || r.status === 'diverged');
+  return {
+    runs: (old.runs ?? []).filter((r) => r.status === 'ok' || r.status === 'diverged'),
+    wall_s: typeof old.wall_s === 'number' && Number.isFinite(old.wall_s) ? old.wall_s : 0,
+  };
 }
 
 const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${ratio}|${seed}`;
@@ -186,20 +190,28 @@ const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${r
 export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
   const t0 = performance.now();
   const configs = sweepConfigs(plan);
-  const done = new Map((resume ? previousRuns(outDir, plan) : []).map((r) => [runKey(r.method, r.config.ratio, r.config.seed), r]));
-  const results: RunResult[] = [];
-  const meta = () => ({ adapter: gpu.name, wall_s: (performance.now() - t0) / 1000, complete: results.length === configs.length, runs_planned: configs.length });
+  const earlier = resume ? previousSweep(outDir, plan) : { runs: [], wall_s: 0 };
+  const done = new Map(earlier.runs.map((r) => [runKey(r.method, r.config.ratio, r.config.seed), r]));
+  // One slot per planned run, in plan order. Runs finished by an earlier invocation fill theirs up
+  // front, so every write (the first one included) keeps them even if this invocation stops early.
+  const slots: (RunResult | undefined)[] = configs.map((c) => done.get(runKey(c.method, c.ratio, c.seed)));
+  const results = () => slots.filter((r): r is RunResult => r !== undefined);
+  // Wall time of the whole sweep, counting what earlier (resumed) invocations spent.
+  const wall = () => earlier.wall_s + (performance.now() - t0) / 1000;
+  const write = () => {
+    const rs = results();
+    return writeSweep(outDir, plan, rs, { adapter: gpu.name, wall_s: wall(), complete: rs.length === configs.length, runs_planned: configs.length });
+  };
   let stopped: string | undefined;
-  let written = writeSweep(outDir, plan, results, meta());
+  let written = write();
   for (let i = 0; i < configs.length; i++) {
     if (hooks.shouldStop?.()) {
       stopped = 'interrupted';
       break;
     }
-    const earlier = done.get(runKey(configs[i].method, configs[i].ratio, configs[i].seed));
-    if (earlier) {
-      results.push(earlier);
-      hooks.onRunEnd?.(i, configs.length, earlier);
+    const finished = slots[i];
+    if (finished) {
+      hooks.onRunEnd?.(i, configs.length, finished);
       continue;
     }
     hooks.onRunStart?.(i, configs.length, configs[i]);
@@ -208,8 +220,8 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
       onEval: (p) => hooks.onEval?.(i, p),
       shouldStop: hooks.shouldStop,
     });
-    results.push(r);
-    written = writeSweep(outDir, plan, results, meta());
+    slots[i] = r;
+    written = write();
     hooks.onRunEnd?.(i, configs.length, r);
     if (r.status === 'interrupted') {
       stopped = 'interrupted';
@@ -221,5 +233,6 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
       break;
     }
   }
-  return { plan, results, aggregate: written.aggregate, table: formatTable(written.aggregate), files: written.files, wall_s: (performance.now() - t0) / 1000, ...(stopped ? { stopped } : {}) };
+  written = write();
+  return { plan, results: results(), aggregate: written.aggregate, table: formatTable(written.aggregate), files: written.files, wall_s: wall(), ...(stopped ? { stopped } : {}) };
 }

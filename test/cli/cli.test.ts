@@ -185,6 +185,19 @@ describe('l2rw sweep', () => {
     expect(res2.runs).toHaveLength(8);
     expect(res2.runs.slice(0, 4)).toEqual(res.runs);
     expect(res2.runs[4].config.seed).toBe(5);
+    // The wall time counts both invocations: the first one's, plus at least the new runs'.
+    const newRuns = res2.runs.slice(4).reduce((a: number, r: { wall_s: number }) => a + r.wall_s, 0);
+    expect(res2.wall_s).toBeGreaterThanOrEqual(res.wall_s + newRuns);
+    // Resuming a complete sweep trains nothing and rewrites the same runs (it once wrote none).
+    const third = await l2rw([
+      'sweep', '--preset', 'fig2', '--quick', '--methods', 'plain,l2rw', '--ratios', '0.9,0.995', '--seeds', '2', '--seed', '4',
+      '--steps', '4', '--eval-every', '2', '--model', 'mlp', '--hidden', '32', '--train-size', '300', '--out', out, '--resume',
+    ]);
+    expect(third.code, third.stderr).toBe(0);
+    const res3 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res3.runs).toEqual(res2.runs);
+    expect(res3.aggregate).toEqual(res2.aggregate);
+    expect(res3.complete).toBe(true);
     // Other shared settings in the same folder are refused.
     const clash = await l2rw([
       'sweep', '--preset', 'fig2', '--quick', '--methods', 'plain', '--ratios', '0.9', '--seeds', '1', '--seed', '4',
