@@ -29,15 +29,16 @@ import { trainCommand } from './train';
 type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay' | 'lrDecayAt' | 'lrDecayFactor'> & {
   dataDir?: string;
   json?: boolean;
-  out?: string;
 };
 
 interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'model' | 'hidden' | 'steps' | 'seed'> {
   trainSize?: number;
   evalEvery?: number;
+  out?: string;
 }
 
 interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'model' | 'hidden' | 'seed'> {
+  out?: string;
   preset: PresetName;
   quick?: boolean;
   seeds?: number;

@@ -119,7 +119,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       lr: c.lr,
       momentum: c.momentum,
       weightDecay: c.weightDecay,
-      ...(c.lrDecayAt.length ? { lrDecay: { atSteps: lrDecaySteps(c), factor: c.lrDecayFactor } } : {}),
+      lrDecay: { atSteps: lrDecaySteps(c), factor: c.lrDecayFactor },
       seed: c.seed,
       logEvery,
     });

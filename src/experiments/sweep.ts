@@ -233,6 +233,5 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
       break;
     }
   }
-  written = write();
   return { plan, results: results(), aggregate: written.aggregate, table: formatTable(written.aggregate), files: written.files, wall_s: wall(), ...(stopped ? { stopped } : {}) };
 }
