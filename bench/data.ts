@@ -9,6 +9,8 @@ import { Rng } from '../src/util/rng';
 export interface BenchData {
   source: 'mnist' | 'synthetic';
   classes: number;
+  /** Per-example input shape (MNIST images). */
+  inputShape: [number, number, number];
   train: HostDataset & { x: Uint8Array };
   clean: HostDataset & { x: Uint8Array };
 }
@@ -31,7 +33,7 @@ function synthetic(classes: number, trainN: number, seed: number): BenchData {
     const y = Uint32Array.from({ length: n }, () => rng.int(classes));
     return { x, y, n, dim: PIXELS };
   };
-  return { source: 'synthetic', classes, train: make(trainN), clean: make(10) };
+  return { source: 'synthetic', classes, inputShape: [1, 28, 28], train: make(trainN), clean: make(10) };
 }
 
 /**
@@ -48,6 +50,7 @@ export async function benchData(kind: 'lenet' | 'mlp', synth = false): Promise<B
       return {
         source: 'mnist',
         classes,
+        inputShape: [1, 28, 28],
         train: pick(mnist.train.images, task.train.sourceIndex, task.train.y),
         clean: pick(mnist.train.images, task.clean.sourceIndex, task.clean.y),
       };
@@ -58,6 +61,7 @@ export async function benchData(kind: 'lenet' | 'mlp', synth = false): Promise<B
     return {
       source: 'mnist',
       classes,
+      inputShape: [1, 28, 28],
       train: pick(mnist.train.images, trainIdx, labels(trainIdx)),
       clean: pick(mnist.train.images, cleanIdx, labels(cleanIdx)),
     };

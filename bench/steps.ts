@@ -4,15 +4,17 @@
 // and the submit / readback counts per step from the runtime's counters.
 import type { Gpu } from '../src/gpu/gpu';
 import type { Dispatch } from '../src/kernels/kernel';
-import { lenetSpec, mlpSpec, type ModelSpec } from '../src/train/spec';
+import { buildModel } from '../src/train/models';
+import type { ModelSpec } from '../src/train/spec';
 import { Trainer } from '../src/train/trainer';
 import { benchData, type BenchData } from './data';
 import { cpuNow, median, type GpuTimer } from './lib/timing';
 
 export type ModelKind = 'lenet' | 'mlp';
 
-export function modelSpec(kind: ModelKind): ModelSpec {
-  return kind === 'lenet' ? lenetSpec(2) : mlpSpec(784, [256], 10);
+/** The benchmarked models, from the model registry, for the data's input shape. */
+export function modelSpec(kind: ModelKind, data: Pick<BenchData, 'inputShape' | 'classes'>): ModelSpec {
+  return buildModel(kind, { input: data.inputShape, classes: data.classes, hidden: [256] });
 }
 
 /** The optimiser every step benchmark uses, peers included (tf.train.momentum(lr, 0.9)). */
@@ -38,6 +40,10 @@ export interface StepResult {
   plain_ms: number;
   l2rw_ms: number;
   l2rw_over_plain: number;
+  /** The general L2RW path (tangent pass + weighted backward) on the same model and data. */
+  l2rw_general_ms: number;
+  l2rw_general_over_plain: number;
+  general_samples: BlockTiming[];
   /** The same from process CPU time per step (Node), which load from other jobs barely moves. */
   plain_cpu_ms: number | null;
   l2rw_cpu_ms: number | null;
@@ -70,43 +76,16 @@ export interface StepBenchOptions {
   synthetic?: boolean;
 }
 
-/** Algorithm 1's step groups, recognised from the dispatch labels given in trainer.ts buildPhase. */
-export function stepGroup(label: string): string {
-  const l = label.replace(/^[^.]*\./, '');
-  if (label === 'sgd') return '14 sgd';
-  if (l === 'gather' || l === 'gatherFlags') return '2 gather';
-  if (l === 'gatherVal' || l.startsWith('g.')) return '3,8,9 validation';
-  if (l.startsWith('f.fwd')) return '4 forward';
-  if (l === 'f.xent' || l.startsWith('f.bwd')) return '5,6 loss+backward';
-  if (l.startsWith('f.align')) return '10 alignments';
-  if (l === 'weights') return '11 weights';
-  if (l.startsWith('f.grad')) return '12,13 weighted grads';
-  if (l === 'stats') return 'stats';
-  return 'other';
-}
-
-const GROUP_ORDER = ['2 gather', '4 forward', '5,6 loss+backward', '3,8,9 validation', '10 alignments', '11 weights', '12,13 weighted grads', '14 sgd', 'stats', 'other'];
-
-function phaseDispatches(t: Trainer): Dispatch[] {
-  // Trainer internals, read for the breakdown only (never modified).
-  return (t as unknown as { phases: { dispatches: Dispatch[] }[] }).phases[0].dispatches;
-}
-
-async function groups(timer: GpuTimer, ds: Dispatch[], iters: number): Promise<StepGroup[]> {
-  const by = new Map<string, Dispatch[]>();
-  for (const d of ds) {
-    const g = stepGroup(d.label);
-    if (!by.has(g)) by.set(g, []);
-    by.get(g)!.push(d);
-  }
+/** Times each of Algorithm 1's step groups of a trainer's step (Trainer.stepGroups). */
+async function groups(timer: GpuTimer, t: Trainer, iters: number): Promise<StepGroup[]> {
+  const all = t.stepGroups().flatMap((g) => g.dispatches);
   const out: StepGroup[] = [];
-  for (const g of GROUP_ORDER) {
-    const list = by.get(g);
-    if (!list) continue;
+  for (const g of t.stepGroups()) {
+    if (!g.dispatches.length) continue;
     // One whole step first, so that the group starts from the buffers a real step leaves (the
     // weighted filter gradient skips zero weights, which the weights group recomputes each step).
-    await timer.wall(ds, 1);
-    out.push({ group: g, ...(await timer.time(list, iters, 1)), dispatches: list.length });
+    await timer.wall(all, 1);
+    out.push({ group: g.name, ...(await timer.time(g.dispatches, iters, 1)), dispatches: g.dispatches.length });
   }
   return out;
 }
@@ -127,22 +106,25 @@ export function medianOf(xs: readonly BlockTiming[], key: 'ms' | 'cpu_ms'): numb
 }
 
 export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, opts: StepBenchOptions, log: (s: string) => void = () => {}): Promise<StepResult> {
-  const spec = modelSpec(kind);
   const data = await benchData(kind, opts.synthetic);
+  const spec = modelSpec(kind, data);
   const total = opts.warmup + opts.blocks * opts.stepsPerBlock + 4;
   // Logging only at the very end, so that the timed blocks contain no statistics readback.
   const logEvery = total + 1;
-  const make = (method: 'plain' | 'l2rw') =>
-    Trainer.create(gpu, spec, { train: data.train, clean: data.clean }, { method, steps: total + 8, batch: BATCH, ...OPTIMISER, seed: 3, logEvery, valBatch: 10 });
+  const make = (method: 'plain' | 'l2rw', l2rwPath: 'fast' | 'general' = 'fast') =>
+    Trainer.create(gpu, spec, { train: data.train, clean: data.clean }, { method, steps: total + 8, batch: BATCH, ...OPTIMISER, seed: 3, logEvery, valBatch: 10, l2rwPath });
   const plain = await make('plain');
   const l2rw = await make('l2rw');
+  const general = await make('l2rw', 'general');
   try {
-    for (const t of [plain, l2rw]) await timeSteps(gpu, t, opts.warmup);
+    for (const t of [plain, l2rw, general]) await timeSteps(gpu, t, opts.warmup);
     const plainSamples: BlockTiming[] = [];
     const l2rwSamples: BlockTiming[] = [];
+    const generalSamples: BlockTiming[] = [];
     for (let b = 0; b < opts.blocks; b++) {
       plainSamples.push(await timeSteps(gpu, plain, opts.stepsPerBlock));
       l2rwSamples.push(await timeSteps(gpu, l2rw, opts.stepsPerBlock));
+      generalSamples.push(await timeSteps(gpu, general, opts.stepsPerBlock));
     }
     // Counters over steps between logging points, then over one step that logs.
     const c0 = { ...gpu.counters };
@@ -163,18 +145,18 @@ export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, o
       `  ${kind}: plain ${plainMs.toFixed(1)} ms (cpu ${plainCpu?.toFixed(1) ?? '?'}), l2rw ${l2rwMs.toFixed(1)} ms (cpu ${l2rwCpu?.toFixed(1) ?? '?'}) per step ` +
         `(${opts.blocks} blocks of ${opts.stepsPerBlock})`,
     );
-    const l2rwDs = phaseDispatches(l2rw);
-    const plainDs = phaseDispatches(plain);
-    const l2rwGroups = await groups(timer, l2rwDs, opts.groupIters);
-    const plainGroups = await groups(timer, plainDs, opts.groupIters);
+    const generalMs = medianOf(generalSamples, 'ms')!;
+    log(`  ${kind}: l2rw general path ${generalMs.toFixed(1)} ms per step (${(generalMs / l2rwMs).toFixed(2)}x the fast path)`);
+    const l2rwDs = l2rw.stepGroups().flatMap((g) => g.dispatches);
+    const plainDs = plain.stepGroups().flatMap((g) => g.dispatches);
+    const l2rwGroups = await groups(timer, l2rw, opts.groupIters);
+    const plainGroups = await groups(timer, plain, opts.groupIters);
     const profile: StepResult['l2rw_profile'] = [];
     if (opts.profile) {
-      let group = '';
-      for (const d of l2rwDs) {
+      for (const g of l2rw.stepGroups()) {
         // A whole step before each group's dispatches, as in groups().
-        if (stepGroup(d.label) !== group) await timer.wall(l2rwDs, 1);
-        group = stepGroup(d.label);
-        profile.push({ label: d.label, ...(await timer.time([d], opts.groupIters, 1)) });
+        await timer.wall(l2rwDs, 1);
+        for (const d of g.dispatches) profile.push({ label: d.label, ...(await timer.time([d], opts.groupIters, 1)) });
       }
       profile.sort((a, b) => b.ms - a.ms);
     }
@@ -185,6 +167,9 @@ export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, o
       plain_ms: plainMs,
       l2rw_ms: l2rwMs,
       l2rw_over_plain: l2rwMs / plainMs,
+      l2rw_general_ms: generalMs,
+      l2rw_general_over_plain: generalMs / plainMs,
+      general_samples: generalSamples,
       plain_cpu_ms: plainCpu,
       l2rw_cpu_ms: l2rwCpu,
       l2rw_over_plain_cpu: plainCpu && l2rwCpu ? l2rwCpu / plainCpu : null,
@@ -202,5 +187,6 @@ export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, o
   } finally {
     plain.destroy();
     l2rw.destroy();
+    general.destroy();
   }
 }

@@ -4,7 +4,7 @@
 import { GpuUnavailableError } from '../src/gpu/errors';
 import { Gpu } from '../src/gpu/gpu';
 import type { Mnist } from '../src/data/mnist';
-import { METHODS, METHOD_PLANS, type Method } from '../src/train/methods';
+import { METHODS, methodDecl, type Method } from '../src/train/methods';
 import { TrainingDivergedError } from '../src/train/trainer';
 import { drawDigitGrid, drawWeightHistogram, type DigitCell } from './app/batch_view';
 import { buildTask, examplePixels, loadDemoMnist } from './app/data';
@@ -118,7 +118,7 @@ function buildMethodList(selected: readonly Method[]): void {
   box.innerHTML = '';
   for (const m of METHODS) {
     const label = document.createElement('label');
-    label.title = METHOD_PLANS[m].description;
+    label.title = methodDecl(m).description;
     label.innerHTML = `<input type="checkbox" name="method" value="${m}"${selected.includes(m) ? ' checked' : ''} />
       <span class="swatch" style="background:${METHOD_COLORS[m]}"></span>${METHOD_LABELS[m]}`;
     box.append(label);

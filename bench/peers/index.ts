@@ -118,7 +118,7 @@ async function shareNavigatorGpu(): Promise<void> {
 }
 
 async function oursRunner(gpu: Gpu, kind: ModelKind, data: BenchData): Promise<StepRunner> {
-  const t = await Trainer.create(gpu, modelSpec(kind), { train: data.train, clean: data.clean }, {
+  const t = await Trainer.create(gpu, modelSpec(kind, data), { train: data.train, clean: data.clean }, {
     method: 'plain', steps: 1_000_000, batch: BATCH, ...OPTIMISER, seed: 3, logEvery: 1_000_000,
   });
   return {

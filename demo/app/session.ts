@@ -6,7 +6,8 @@ import type { Mnist } from '../../src/data/mnist';
 import type { Task } from '../../src/data/tasks';
 import type { Gpu } from '../../src/gpu/gpu';
 import type { Method } from '../../src/train/methods';
-import { lenetSpec, mlpSpec, type ModelSpec } from '../../src/train/spec';
+import { buildModel } from '../../src/train/models';
+import type { ModelSpec } from '../../src/train/spec';
 import type { StepStatsSnapshot } from '../../src/train/stats_reader';
 import { Trainer, type BatchInspection } from '../../src/train/trainer';
 import { taskTrainData } from '../../src/data/trainer_input';
@@ -49,8 +50,8 @@ export interface SessionEvents {
   error(e: unknown): void;
 }
 
-export function modelFor(s: Settings, classes: number): ModelSpec {
-  return s.model === 'lenet' ? lenetSpec(classes) : mlpSpec(784, [64], classes);
+export function modelFor(s: Settings, task: Pick<Task, 'inputShape' | 'numClasses'>): ModelSpec {
+  return buildModel(s.model, { input: task.inputShape, classes: task.numClasses, hidden: [64] });
 }
 
 export class Session {
@@ -76,7 +77,7 @@ export class Session {
   }
 
   static async create(gpu: Gpu, task: Task, mnist: Mnist, s: Settings, events: SessionEvents): Promise<Session> {
-    const spec = modelFor(s, task.numClasses);
+    const spec = modelFor(s, task);
     const data = taskTrainData(mnist, task);
     const runs: MethodRun[] = [];
     try {
@@ -182,15 +183,6 @@ export class Session {
     return this.state === 'disposed';
   }
 
-  private sourceOf(r: MethodRun): 'train' | 'clean' {
-    if (r.method === 'clean-only') return 'clean';
-    if (r.method === 'finetune') {
-      const start = this.settings.steps - r.trainer.config.finetuneSteps;
-      return this.step > start ? 'clean' : 'train';
-    }
-    return 'train';
-  }
-
   /** The readbacks of a window besides the statistics: test error and the latest minibatch. */
   private async checkpoint(): Promise<void> {
     const step = this.step;
@@ -198,7 +190,7 @@ export class Session {
       this.runs.map(async (r) => {
         const [ev, batch] = await Promise.all([r.trainer.evaluate('test'), r.trainer.inspectLastBatch()]);
         r.evals.push({ step, error: ev.error, loss: ev.loss });
-        const source = this.sourceOf(r);
+        const source = batch.source;
         r.lastBatch = { step, source, batch };
         const noisy = this.task.train.noisyMask;
         if (noisy && source === 'train') {

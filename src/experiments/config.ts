@@ -4,8 +4,8 @@ import { METHODS, type Method } from '../train/methods';
 
 export const TASKS = ['imbalance', 'noise'] as const;
 export type TaskName = (typeof TASKS)[number];
-export const MODELS = ['lenet', 'lenet5', 'mlp'] as const;
-export type ModelName = (typeof MODELS)[number];
+export { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
+import { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
 export const FLIPS = ['uniform', 'background'] as const;
 export type FlipName = (typeof FLIPS)[number];
 

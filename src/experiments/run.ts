@@ -1,8 +1,10 @@
 // One training run: task -> Trainer -> steps with periodic evaluation -> a result record. The record
 // is returned (and can be written) even when training stops early, so nothing computed is lost.
 import type { Mnist } from '../data/index';
+import type { Task } from '../data/tasks';
 import type { Gpu } from '../gpu/gpu';
-import { lenetSpec, mlpSpec, type ModelSpec } from '../train/spec';
+import { buildModel } from '../train/models';
+import type { ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
 import { Trainer, TrainingDivergedError } from '../train/trainer';
 import { lrDecaySteps, type RunConfig } from './config';
@@ -65,9 +67,8 @@ export interface RunHooks {
   shouldStop?(): boolean;
 }
 
-export function modelSpec(c: RunConfig, classes: number): ModelSpec {
-  if (c.model === 'mlp') return mlpSpec(784, c.hidden, classes);
-  return lenetSpec(classes, c.model === 'lenet5' ? 'lenet5' : 'caffe');
+export function modelSpec(c: RunConfig, task: Pick<Task, 'inputShape' | 'numClasses'>): ModelSpec {
+  return buildModel(c.model, { input: task.inputShape, classes: task.numClasses, hidden: c.hidden });
 }
 
 /** Steps between statistics readbacks: a divisor of evalEvery, at most 10, so progress stays live. */
@@ -88,7 +89,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
   const t0 = now();
   const task = buildTask(mnist, c);
   const data = trainData(mnist, task);
-  const spec = modelSpec(c, task.numClasses);
+  const spec = modelSpec(c, task);
   const result: RunResult = {
     status: 'ok',
     task: task.name,

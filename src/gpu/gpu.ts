@@ -22,6 +22,8 @@ export interface GpuCounters {
   submits: number;
   readbacks: number;
   liveBuffers: number;
+  /** Bytes held by the live buffers. */
+  liveBytes: number;
   buffersCreated: number;
   pipelinesCompiled: number;
   bindGroupsCreated: number;
@@ -63,6 +65,7 @@ export class Gpu {
     submits: 0,
     readbacks: 0,
     liveBuffers: 0,
+    liveBytes: 0,
     buffersCreated: 0,
     pipelinesCompiled: 0,
     bindGroupsCreated: 0,
@@ -73,6 +76,11 @@ export class Gpu {
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly live = new Set<GPUBuffer>();
+  /**
+   * Bound in binding slots a kernel variant never reads (a binding cannot be left empty). One per
+   * device, made with it, so kernel wrappers own no buffers.
+   */
+  readonly placeholder: GPUBuffer;
 
   private constructor(
     readonly device: GPUDevice,
@@ -80,6 +88,7 @@ export class Gpu {
     readonly limits: GPUSupportedLimits,
     readonly features: ReadonlySet<string>,
   ) {
+    this.placeholder = this.buffer('placeholder', 16, GPUBufferUsage.STORAGE);
     device.lost.then((info) => {
       if (info.reason === 'destroyed') {
         this.lostReason = 'the device was destroyed by this program';
@@ -154,6 +163,7 @@ export class Gpu {
     const buf = this.device.createBuffer({ label, size, usage });
     this.live.add(buf);
     this.counters.liveBuffers = this.live.size;
+    this.counters.liveBytes += size;
     this.counters.buffersCreated++;
     return buf;
   }
@@ -174,7 +184,10 @@ export class Gpu {
   }
 
   destroy(buf: GPUBuffer): void {
-    if (this.live.delete(buf)) buf.destroy();
+    if (this.live.delete(buf)) {
+      this.counters.liveBytes -= buf.size;
+      buf.destroy();
+    }
     this.counters.liveBuffers = this.live.size;
   }
 
@@ -357,6 +370,7 @@ export class Gpu {
     for (const b of this.live) b.destroy();
     this.live.clear();
     this.counters.liveBuffers = 0;
+    this.counters.liveBytes = 0;
   }
 }
 

@@ -40,7 +40,7 @@ export class Conv2dBackwardFilter {
   static async create(gpu: Gpu, options: Conv2dBackwardFilterOptions = {}): Promise<Conv2dBackwardFilter> {
     const exWeights = options.exWeights ?? false;
     const kernel = await Kernel.load(gpu, conv2dBackwardFilterDef, { WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBackwardFilter(gpu, kernel, exWeights, gpu.buffer('conv2d_backward_filter.dummy', 16));
+    return new Conv2dBackwardFilter(gpu, kernel, exWeights, gpu.placeholder);
   }
 
   /**

@@ -29,7 +29,7 @@ export class Conv2dBiasGrad {
   static async create(gpu: Gpu, options: Conv2dBiasGradOptions = {}): Promise<Conv2dBiasGrad> {
     const exWeights = options.exWeights ?? false;
     const kernel = await Kernel.load(gpu, conv2dBiasGradDef, { WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBiasGrad(kernel, exWeights, gpu.buffer('conv2d_bias_grad.dummy', 16));
+    return new Conv2dBiasGrad(kernel, exWeights, gpu.placeholder);
   }
 
   /**

@@ -150,7 +150,7 @@ export class Conv2dForward {
     const epilogue = options.epilogue ?? 'none';
     if (!(epilogue in EPILOGUE_CODE)) throw new Error(`conv2d_forward: unknown epilogue "${epilogue}"`);
     const kernels = await Promise.all(BLOCK_CHANNELS.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
-    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue, gpu.buffer('conv2d_forward.dummy', 16));
+    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue, gpu.placeholder);
   }
 
   /**

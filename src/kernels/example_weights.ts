@@ -3,12 +3,29 @@ import source from '../shaders/example_weights.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
 
-export const WEIGHT_RULES = ['uniform', 'l2rw', 'proportion', 'hardmining', 'random'] as const;
-export type WeightRule = (typeof WEIGHT_RULES)[number];
+/**
+ * The rules of step 11, the one definition both the shader (its RULE_* constants, generated from this
+ * table) and the engine read. `score`: what the rule reads per example from the `score` binding (the
+ * L2RW alignments s, which make the engine run the clean validation batch; the per-example losses; or
+ * nothing). `perStep`: the rule draws new random numbers every step (its `step` uniform changes).
+ */
+export const WEIGHT_RULES = {
+  uniform: { id: 0, score: 'none', perStep: false },
+  l2rw: { id: 1, score: 'alignment', perStep: false },
+  proportion: { id: 2, score: 'none', perStep: false },
+  hardmining: { id: 3, score: 'loss', perStep: false },
+  random: { id: 4, score: 'none', perStep: true },
+} as const satisfies Record<string, { id: number; score: 'alignment' | 'loss' | 'none'; perStep: boolean }>;
+export type WeightRule = keyof typeof WEIGHT_RULES;
+
+/** `const RULE_L2RW: u32 = 1u;` and so on, appended to the shader (so its own line numbers stay). */
+export const ruleConstantsWgsl = Object.entries(WEIGHT_RULES)
+  .map(([name, r]) => `const RULE_${name.toUpperCase()}: u32 = ${r.id}u;`)
+  .join('\n');
 
 export const exampleWeightsDef: KernelDef = {
   name: 'example_weights',
-  source,
+  source: `${source}\n${ruleConstantsWgsl}`,
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: [
     ['n', 'u32'],
@@ -32,7 +49,7 @@ export class ExampleWeights {
   private constructor(private readonly kernel: Kernel, readonly rule: WeightRule) {}
 
   static async create(gpu: Gpu, rule: WeightRule): Promise<ExampleWeights> {
-    return new ExampleWeights(await Kernel.load(gpu, exampleWeightsDef, { METHOD: WEIGHT_RULES.indexOf(rule) }), rule);
+    return new ExampleWeights(await Kernel.load(gpu, exampleWeightsDef, { RULE: WEIGHT_RULES[rule].id }), rule);
   }
 
   /**

@@ -23,6 +23,8 @@ export interface Dispatch {
   readonly workgroups: readonly [number, number, number];
   /** Rewrites this dispatch's uniforms (takes effect at the next submit). */
   setUniforms(values: UniformValues): void;
+  /** Frees the dispatch's uniform buffer; whoever planned the dispatch owns it (see GpuScope). */
+  destroy(): void;
 }
 
 export const COMMON_WGSL = common;
@@ -76,6 +78,9 @@ export class Kernel {
       setUniforms(values: UniformValues) {
         if (!params) throw new Error(`${def.name} has no uniforms`);
         gpu.writeUniforms(params, def.uniforms, values);
+      },
+      destroy() {
+        if (params) gpu.destroy(params);
       },
     };
   }

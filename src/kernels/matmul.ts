@@ -80,7 +80,7 @@ export class Matmul {
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
       K_SCALE: options.kScale ? 1 : 0,
     });
-    return new Matmul(gpu, kernel, options, gpu.buffer('matmul.dummy', 16));
+    return new Matmul(gpu, kernel, options, gpu.placeholder);
   }
 
   /** Plans c = op(a)·diag(kscale)·op(b) (+ bias) (ReLU) for this shape; c must not alias a or b. */

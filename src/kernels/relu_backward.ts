@@ -27,7 +27,7 @@ export class ReluBackward {
       Kernel.load(gpu, reluBackwardDef, { WG, IN_PLACE: 0 }),
       Kernel.load(gpu, reluBackwardDef, { WG, IN_PLACE: 1 }),
     ]);
-    return new ReluBackward(gpu, outOfPlace, inPlace, gpu.buffer('relu_backward.dummy', 16));
+    return new ReluBackward(gpu, outOfPlace, inPlace, gpu.placeholder);
   }
 
   /**

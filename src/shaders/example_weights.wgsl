@@ -1,12 +1,13 @@
 // Per-example weights of one minibatch, for every method, in one workgroup:
-//   w̃_i = METHOD-specific non-negative score, then w = w̃ / (Σ w̃ + δ(Σ w̃)), δ(x) = 1 iff x = 0,
+//   w̃_i = a rule-specific non-negative score, then w = w̃ / (Σ w̃ + δ(Σ w̃)), δ(x) = 1 iff x = 0,
 // so weights sum to 1, or are all exactly 0 when no example earns weight (Algorithm 1, step 11).
-// METHOD 0 uniform:     w̃ = 1.
-// METHOD 1 l2rw:        w̃ = max(−∂L_val/∂ε_i, 0) = max(α s_i, 0), s_i = <∇f_i, ∇L_val>, α = `scale`
+// The RULE_* constants are generated from WEIGHT_RULES in src/kernels/example_weights.ts and appended.
+// uniform:     w̃ = 1.
+// l2rw:        w̃ = max(−∂L_val/∂ε_i, 0) = max(α s_i, 0), s_i = <∇f_i, ∇L_val>, α = `scale`
 //                       (the lookahead step size; α > 0 cancels in the normalisation).
-// METHOD 2 proportion:  w̃ = class_weight[y_i] (inverse class frequency of the training set).
-// METHOD 3 hardmining:  w̃ = 1 for the `k` highest-loss examples of the batch (ties: lower index first), else 0.
-// METHOD 4 random:      w̃ = max(z_i, 0), z_i ~ N(0, 1) from a counter-based hash of (seed, step, i).
+// proportion:  w̃ = class_weight[y_i] (inverse class frequency of the training set).
+// hardmining:  w̃ = 1 for the `k` highest-loss examples of the batch (ties: lower index first), else 0.
+// random:      w̃ = max(z_i, 0), z_i ~ N(0, 1) from a counter-based hash of (seed, step, i).
 struct Params {
   n: u32,
   k: u32,
@@ -21,7 +22,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> w: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-override METHOD: u32 = 0u;
+override RULE: u32 = RULE_UNIFORM;
 const WG: u32 = 256u;
 
 var<workgroup> partial: array<f32, WG>;
@@ -38,14 +39,14 @@ fn unit_float(h: u32) -> f32 {
 }
 
 fn raw_weight(i: u32) -> f32 {
-  switch METHOD {
-    case 1u: {
+  switch RULE {
+    case RULE_L2RW: {
       return max(params.scale * score[i], 0.0);
     }
-    case 2u: {
+    case RULE_PROPORTION: {
       return class_weight[labels[i]];
     }
-    case 3u: {
+    case RULE_HARDMINING: {
       let li = score[i];
       var rank = 0u;
       for (var j = 0u; j < params.n; j++) {
@@ -56,7 +57,7 @@ fn raw_weight(i: u32) -> f32 {
       }
       return select(0.0, 1.0, rank < params.k);
     }
-    case 4u: {
+    case RULE_RANDOM: {
       let h1 = pcg(pcg(pcg(params.seed) ^ params.step) ^ (2u * i));
       let h2 = pcg(h1 ^ 0x9e3779b9u);
       let z = sqrt(-2.0 * log(unit_float(h1))) * cos(6.2831853 * unit_float(h2));

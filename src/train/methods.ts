@@ -1,48 +1,65 @@
 // The training methods: Learning to Reweight and the baselines it is compared with, all run by the
-// same engine. Each method is a weight rule for the minibatch plus a sampling mode and a data source.
-import type { WeightRule } from '../kernels/example_weights';
+// same engine. A method is a declaration: its phases in order, each with the set its minibatches come
+// from, how they are sampled, and step 11's weight rule (which says what it scores examples by, see
+// WEIGHT_RULES). A second phase takes the last `finetuneSteps` steps of the run.
+import { WEIGHT_RULES, type WeightRule } from '../kernels/example_weights';
 import type { SamplingMode } from './sampler';
 
-export const METHODS = ['l2rw', 'plain', 'proportion', 'resample', 'hardmining', 'random', 'clean-only', 'finetune'] as const;
-export type Method = (typeof METHODS)[number];
-
-export interface MethodPlan {
-  rule: WeightRule;
-  sampling: SamplingMode;
-  /** Which set the (first phase of) training draws minibatches from. */
+export interface PhaseDecl {
+  /** The set minibatches are drawn from. */
   source: 'train' | 'clean';
-  /** Runs the clean validation batch every step (Algorithm 1 steps 3, 8–10). */
-  usesValidation: boolean;
-  description: string;
+  sampling: SamplingMode;
+  rule: WeightRule;
 }
 
-export const METHOD_PLANS: Record<Method, MethodPlan> = {
+export interface MethodDecl {
+  description: string;
+  phases: readonly PhaseDecl[];
+}
+
+const phase = (rule: WeightRule, source: PhaseDecl['source'] = 'train', sampling: SamplingMode = 'shuffle'): PhaseDecl => ({ source, sampling, rule });
+
+export const METHOD_DECLS = {
   l2rw: {
-    rule: 'l2rw', sampling: 'shuffle', source: 'train', usesValidation: true,
     description: 'Learning to Reweight: weights from the alignment of each example gradient with the clean validation gradient',
+    phases: [phase('l2rw')],
   },
-  plain: { rule: 'uniform', sampling: 'shuffle', source: 'train', usesValidation: false, description: 'plain SGD, uniform weights 1/n' },
+  plain: { description: 'plain SGD, uniform weights 1/n', phases: [phase('uniform')] },
   proportion: {
-    rule: 'proportion', sampling: 'shuffle', source: 'train', usesValidation: false,
     description: 'per-class weights inversely proportional to class frequency in the training set, normalised per batch',
+    phases: [phase('proportion')],
   },
-  resample: { rule: 'uniform', sampling: 'balanced', source: 'train', usesValidation: false, description: 'class-balanced minibatch sampling, uniform weights' },
+  resample: { description: 'class-balanced minibatch sampling, uniform weights', phases: [phase('uniform', 'train', 'balanced')] },
   hardmining: {
-    rule: 'hardmining', sampling: 'shuffle', source: 'train', usesValidation: false,
     description: 'hard example mining: only the ceil(keep*n) highest-loss examples of each minibatch get weight, equally',
+    phases: [phase('hardmining')],
   },
-  random: {
-    rule: 'random', sampling: 'shuffle', source: 'train', usesValidation: false,
-    description: 'random weights: rectified standard Gaussian per example, normalised like L2RW',
-  },
-  'clean-only': { rule: 'uniform', sampling: 'shuffle', source: 'clean', usesValidation: false, description: 'plain SGD on the clean set alone' },
+  random: { description: 'random weights: rectified standard Gaussian per example, normalised like L2RW', phases: [phase('random')] },
+  'clean-only': { description: 'plain SGD on the clean set alone', phases: [phase('uniform', 'clean')] },
   finetune: {
-    rule: 'uniform', sampling: 'shuffle', source: 'train', usesValidation: false,
     description: 'plain SGD on the training set, then plain SGD on the clean set for the last finetune steps',
+    phases: [phase('uniform'), phase('uniform', 'clean')],
   },
-};
+} satisfies Record<string, MethodDecl>;
+
+export type Method = keyof typeof METHOD_DECLS;
+export const METHODS = Object.keys(METHOD_DECLS) as Method[];
+
+export function methodDecl(method: Method): MethodDecl {
+  return METHOD_DECLS[method];
+}
+
+/** Whether any phase of the method runs the clean validation batch every step (Algorithm 1, steps 3, 7–10). */
+export function usesValidation(method: Method): boolean {
+  return METHOD_DECLS[method].phases.some((p) => WEIGHT_RULES[p.rule].score === 'alignment');
+}
+
+/** Whether the method trains on the clean set in some phase (so it must hold at least one example). */
+export function usesCleanSet(method: Method): boolean {
+  return usesValidation(method) || METHOD_DECLS[method].phases.some((p) => p.source === 'clean');
+}
 
 export function parseMethod(name: string): Method {
-  if ((METHODS as readonly string[]).includes(name)) return name as Method;
+  if (name in METHOD_DECLS) return name as Method;
   throw new Error(`unknown method "${name}" (expected one of: ${METHODS.join(', ')})`);
 }

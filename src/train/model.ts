@@ -1,7 +1,8 @@
-// A model on the GPU: its architecture, and its parameters, gradients and momentum in flat buffers
-// sharing one padded layout (see param_layout.ts).
+// A model on the GPU: its graph, its parameters, gradients and momentum in flat buffers sharing one
+// padded layout (see param_layout.ts), and its state (running statistics) in a buffer of its own.
 import type { Gpu } from '../gpu/gpu';
-import { initParams } from './init';
+import { GpuScope } from '../gpu/scope';
+import { initParams, initState } from './init';
 import { ParamLayout } from './param_layout';
 import type { ModelSpec } from './spec';
 
@@ -10,20 +11,25 @@ export class GpuModel {
   readonly params: GPUBuffer;
   readonly grads: GPUBuffer;
   readonly velocity: GPUBuffer;
+  /** The model state (none for models without stateful ops: then a 16-byte placeholder). */
+  readonly state: GPUBuffer;
+  private readonly scope: GpuScope;
 
-  private constructor(private readonly gpu: Gpu, readonly spec: ModelSpec, initial: Float32Array) {
-    this.layout = new ParamLayout(spec, gpu.limits.minStorageBufferOffsetAlignment);
-    const bytes = this.layout.paddedSize * 4;
-    this.params = gpu.upload(`${spec.name}.params`, this.layout.pack(initial));
-    this.grads = gpu.buffer(`${spec.name}.grads`, bytes);
-    this.velocity = gpu.buffer(`${spec.name}.velocity`, bytes);
+  private constructor(private readonly gpu: Gpu, readonly spec: ModelSpec, layout: ParamLayout, initial: Float32Array) {
+    this.layout = layout;
+    this.scope = new GpuScope(gpu, spec.name);
+    const bytes = layout.paddedSize * 4;
+    this.params = this.scope.upload(`${spec.name}.params`, layout.pack(initial));
+    this.grads = this.scope.buffer(`${spec.name}.grads`, bytes);
+    this.velocity = this.scope.buffer(`${spec.name}.velocity`, bytes);
+    this.state = this.scope.upload(`${spec.name}.state`, layout.state.pack(initState(layout)));
   }
 
   /** A model with seeded initial parameters, or the given dense parameter vector. */
   static create(gpu: Gpu, spec: ModelSpec, init: { seed: number } | { params: ArrayLike<number> }): GpuModel {
     const layout = new ParamLayout(spec, gpu.limits.minStorageBufferOffsetAlignment);
     const dense = 'seed' in init ? initParams(layout, init.seed) : Float32Array.from(init.params);
-    return new GpuModel(gpu, spec, dense);
+    return new GpuModel(gpu, spec, layout, dense);
   }
 
   /** Dense parameter vector (reference order). A readback: not for use inside a training loop. */
@@ -39,6 +45,10 @@ export class GpuModel {
     return this.layout.unpack(await this.gpu.readF32(this.grads));
   }
 
+  async readState(): Promise<Float32Array> {
+    return this.layout.state.unpack(await this.gpu.readF32(this.state));
+  }
+
   writeParams(dense: ArrayLike<number>): void {
     this.gpu.write(this.params, this.layout.pack(dense));
   }
@@ -49,6 +59,6 @@ export class GpuModel {
   }
 
   destroy(): void {
-    for (const b of [this.params, this.grads, this.velocity]) this.gpu.destroy(b);
+    this.scope.destroy();
   }
 }

@@ -1,212 +1,360 @@
-// A model's forward, backward and per-example passes planned over fixed buffers for a batch of n
-// examples. Everything (buffers, bind groups, uniforms) is made here once; a training step only
-// records the planned dispatches. Per layer l, `out[l]` is its (post-ReLU) output and `sig[l]` the
-// signal ∂(Σ_i c_i f_i)/∂out[l] per example; for a ReLU layer the backward pass turns sig[l] in place
-// into the signal at the pre-activation, which is what weight gradients and alignments need.
+// The network interpreter: any model graph planned over fixed buffers for a batch of n examples.
+// `CompiledModel` resolves the graph once per (device, model): it fuses a relu into the node that
+// produces its input where that node can apply it and nothing else reads the pre-activation, aliases
+// views (flatten) to their input's storage, and compiles every node's kernels. `BatchPlan` then makes
+// the buffers of one batch size once (activations, signals, tangents, per-node scratch) and plans the
+// passes as lists of dispatches; a training step only records them.
+//
+// Per tensor t: act[t] is its value, sig[t] = ∂(Σ_i c_i f_i)/∂t per example for the loss weights c of
+// the pass, tan[t] its tangent along a parameter direction. For a node with a fused ReLU the backward
+// pass first turns sig[out] in place into the signal at the pre-activation, which is what the node's
+// own backward, weight gradients and alignments need. A tensor read by several nodes gets the sum of
+// their signals: the first consumer in backward order writes it, later ones add theirs through a
+// scratch buffer.
 import type { BufferRef, Gpu } from '../gpu/gpu';
+import { GpuScope } from '../gpu/scope';
 import type { Dispatch } from '../kernels/kernel';
-import type { Conv2dShape } from '../kernels/conv2d_forward';
-import type { ModelKernels } from './model_kernels';
+import { Elementwise } from '../kernels/elementwise';
+import { ReluBackward } from '../kernels/relu_backward';
+import { RowDots } from '../kernels/row_dots';
+import { SoftmaxXent } from '../kernels/softmax_xent';
+import type { OpProgram, TensorRefs } from './ops/op';
 import type { ParamLayout } from './param_layout';
-import { size3, type ResolvedLayer } from './spec';
+import { INPUT, shapeSize, type ResolvedModel, type ResolvedNode } from './spec';
+
+/** One node as the interpreter runs it. */
+export interface ExecNode {
+  node: ResolvedNode;
+  program: OpProgram;
+  /** The tensor this node writes: its own id, or the fused relu's id. */
+  output: string;
+  fusedRelu: boolean;
+}
+
+/** A model's graph with every node's kernels compiled, shared by all batch plans of a trainer. */
+export class CompiledModel {
+  private constructor(
+    readonly model: ResolvedModel,
+    readonly layout: ParamLayout,
+    readonly exec: ExecNode[],
+    /** Storage of each tensor: views share their input's. */
+    private readonly storageOf: Map<string, string>,
+    readonly kernels: { xent: SoftmaxXent; rowDots: RowDots; rowDotsAccumulate: RowDots; reluMask: ReluBackward; accumulate: Elementwise },
+  ) {}
+
+  static async load(gpu: Gpu, layout: ParamLayout): Promise<CompiledModel> {
+    const model = layout.model;
+    const fusedInto = new Map<string, string>(); // relu id -> producer id
+    for (const n of model.nodes) {
+      if (n.op.name !== 'relu') continue;
+      const producer = n.inputs[0] === INPUT ? null : model.node(n.inputs[0]);
+      if (producer?.op.fusesRelu && producer.consumers.length === 1 && producer !== model.output) fusedInto.set(n.id, producer.id);
+    }
+    const fusedRelu = new Map([...fusedInto].map(([r, p]) => [p, r]));
+    const storageOf = new Map<string, string>([[INPUT, INPUT]]);
+    const execNodes = model.nodes.filter((n) => !fusedInto.has(n.id));
+    for (const n of model.nodes) {
+      const producer = fusedInto.get(n.id);
+      storageOf.set(n.id, producer ? n.id : n.op.view ? storageOf.get(n.inputs[0])! : n.id);
+    }
+    const [programs, xent, rowDots, rowDotsAccumulate, reluMask, accumulate] = await Promise.all([
+      Promise.all(execNodes.map((n) => n.op.load(gpu, { inShapes: n.inShapes, outShape: n.outShape, attrs: n.attrs, fusedRelu: fusedRelu.has(n.id) }))),
+      SoftmaxXent.create(gpu),
+      RowDots.create(gpu, {}),
+      RowDots.create(gpu, { accumulate: true }),
+      ReluBackward.create(gpu),
+      Elementwise.create(gpu, { accumulate: true }),
+    ]);
+    const exec = execNodes.map((node, i) => ({
+      node,
+      program: programs[i],
+      output: fusedRelu.get(node.id) ?? node.id,
+      fusedRelu: fusedRelu.has(node.id),
+    }));
+    return new CompiledModel(model, layout, exec, storageOf, { xent, rowDots, rowDotsAccumulate, reluMask, accumulate });
+  }
+
+  /** The tensor whose buffers hold `id` (views resolve to their input's storage). */
+  storage(id: string): string {
+    return this.storageOf.get(id)!;
+  }
+
+  /** True when the L2RW fast path is exact for this model (no op couples examples). */
+  get fastPathExact(): boolean {
+    return !this.model.couplesExamples;
+  }
+}
 
 export interface BatchPlanOptions {
   /** Allocate signal buffers (training and validation batches); evaluation needs only the forward. */
   signals: boolean;
+  /** Allocate tangent buffers (the general L2RW path's forward-mode pass). */
+  tangents?: boolean;
   label: string;
 }
 
-function convShape(layer: ResolvedLayer, n: number): Conv2dShape {
-  if (layer.spec.kind !== 'conv') throw new Error('not a conv layer');
-  const [C, H, W] = layer.inShape;
-  return { N: n, C, H, W, K: layer.spec.outChannels, R: layer.spec.kernel, S: layer.spec.kernel, stride: layer.spec.stride ?? 1, pad: layer.spec.pad ?? 0 };
-}
-
-/** The Gram form of a dense layer's alignment costs m·(in + out) per example, the tangent in·out. */
-export function useGramForm(fanIn: number, fanOut: number, m: number): boolean {
-  return m * (fanIn + fanOut + 1) < fanIn * fanOut;
-}
-
 export class BatchPlan {
-  /** Input [n, C*H*W] (written by the gather kernel) and labels [n]. */
+  /** Input [n, input size] (written by the gather kernel) and labels [n]. */
   readonly x: GPUBuffer;
   readonly y: GPUBuffer;
-  readonly out: GPUBuffer[];
-  readonly sig: GPUBuffer[];
   /** Per-example losses [n] (unweighted). */
   readonly loss: GPUBuffer;
-  private readonly argmax = new Map<number, GPUBuffer>();
-  /** Scratch for one layer's tangent output at a time (alignments run layer by layer). */
-  private readonly tangent: GPUBuffer | null;
-  private readonly layers: ResolvedLayer[];
-  private readonly classes: number;
+  private readonly act = new Map<string, GPUBuffer>();
+  private readonly sig = new Map<string, GPUBuffer>();
+  private readonly tan = new Map<string, GPUBuffer>();
+  private readonly aux = new Map<string, GPUBuffer>();
+  private scratchBuffer: GPUBuffer | null = null;
+  private readonly scope: GpuScope;
+  private readonly model: ResolvedModel;
+  private readonly layout: ParamLayout;
 
   constructor(
-    private readonly gpu: Gpu,
-    private readonly k: ModelKernels,
-    private readonly layout: ParamLayout,
+    gpu: Gpu,
+    private readonly compiled: CompiledModel,
     readonly n: number,
     readonly options: BatchPlanOptions,
   ) {
     const { label } = options;
-    this.layers = layout.layers;
-    const inputSize = size3(layout.spec.input);
-    this.x = gpu.buffer(`${label}.x`, n * inputSize * 4);
-    this.y = gpu.buffer(`${label}.y`, n * 4);
-    this.loss = gpu.buffer(`${label}.loss`, n * 4);
-    this.out = this.layers.map((l) => gpu.buffer(`${label}.out${l.index}`, n * size3(l.outShape) * 4));
-    this.sig = options.signals ? this.layers.map((l) => gpu.buffer(`${label}.sig${l.index}`, n * size3(l.outShape) * 4)) : [];
-    for (const l of this.layers) {
-      if (l.spec.kind === 'maxpool2') this.argmax.set(l.index, gpu.buffer(`${label}.argmax${l.index}`, n * size3(l.outShape) * 4));
+    this.scope = new GpuScope(gpu, label);
+    this.model = compiled.model;
+    this.layout = compiled.layout;
+    this.x = this.scope.buffer(`${label}.x`, n * shapeSize(this.model.input) * 4);
+    this.y = this.scope.buffer(`${label}.y`, n * 4);
+    this.loss = this.scope.buffer(`${label}.loss`, n * 4);
+    this.act.set(INPUT, this.x);
+    for (const e of compiled.exec) {
+      if (compiled.storage(e.output) !== e.output) continue; // a view: no storage of its own
+      const bytes = n * shapeSize(this.model.shape(e.output)) * 4;
+      this.act.set(e.output, this.scope.buffer(`${label}.act.${e.output}`, bytes));
+      if (options.signals) this.sig.set(e.output, this.scope.buffer(`${label}.sig.${e.output}`, bytes));
+      if (options.tangents) this.tan.set(e.output, this.scope.buffer(`${label}.tan.${e.output}`, bytes));
     }
-    this.classes = size3(this.layers.at(-1)!.outShape);
-    const widest = Math.max(...layout.paramLayers.map(({ layer }) => size3(layer.outShape)));
-    this.tangent = options.signals ? gpu.buffer(`${label}.tangent`, n * widest * 4) : null;
+  }
+
+  /** Frees the plan's buffers and every dispatch it planned. */
+  destroy(): void {
+    this.scope.destroy();
+  }
+
+  private actOf(id: string): GPUBuffer {
+    return this.act.get(this.compiled.storage(id))!;
+  }
+
+  private sigOf(id: string): GPUBuffer | null {
+    const s = this.compiled.storage(id);
+    return s === INPUT ? null : this.sig.get(s) ?? null;
+  }
+
+  private requireSignals(what: string): void {
+    if (!this.options.signals) throw new Error(`${this.options.label}: planned without signals, cannot plan ${what}`);
   }
 
   get logits(): GPUBuffer {
-    return this.out.at(-1)!;
+    return this.actOf(this.model.output.id);
   }
 
-  private input(l: ResolvedLayer): GPUBuffer {
-    return l.index === 0 ? this.x : this.out[l.index - 1];
+  /** Scratch of the largest tensor's size, shared by all passes (each use is finished before the next). */
+  private scratch(): GPUBuffer {
+    const widest = Math.max(...this.compiled.exec.map((e) => shapeSize(this.model.shape(e.output))));
+    this.scratchBuffer ??= this.scope.buffer(`${this.options.label}.scratch`, this.n * widest * 4);
+    return this.scratchBuffer;
   }
 
-  /** Forward pass with the parameters in `params` (a buffer in `layout`). */
-  forward(params: GPUBuffer): Dispatch[] {
-    const { k, n, layout } = this;
-    return this.layers.map((l) => {
-      const label = `${this.options.label}.fwd${l.index}`;
-      const spec = l.spec;
-      if (spec.kind === 'maxpool2') {
-        const [C, H, W] = l.inShape;
-        return k.poolForward.plan(this.input(l), this.out[l.index], this.argmax.get(l.index)!, { N: n, C, H, W }, label);
-      }
-      const { weight, bias } = layout.slots(l.index);
-      const W = layout.ref(params, weight);
-      const b = layout.ref(params, bias);
-      if (spec.kind === 'conv') {
-        return (spec.relu ? k.convForwardRelu : k.convForward).plan(this.input(l), W, b, this.out[l.index], convShape(l, n), label);
-      }
-      return (spec.relu ? k.denseForwardRelu : k.denseForward).plan(
-        this.input(l), W, this.out[l.index], { m: n, n: spec.out, k: size3(l.inShape) }, { bias: b }, label,
-      );
-    });
+  private ctx(e: ExecNode, pass: string) {
+    const label = `${this.options.label}.${pass}.${e.node.id}`;
+    const key = (name: string) => `${e.node.id}.${name}`;
+    return {
+      n: this.n,
+      label,
+      aux: (name: string, floats: number) => {
+        let b = this.aux.get(key(name));
+        if (!b) this.aux.set(key(name), (b = this.scope.buffer(`${this.options.label}.${key(name)}`, floats * 4)));
+        return b;
+      },
+      constant: (name: string, data: Float32Array) => {
+        let b = this.aux.get(key(name));
+        if (!b) this.aux.set(key(name), (b = this.scope.upload(`${this.options.label}.${key(name)}`, data)));
+        return b;
+      },
+      inputs: e.node.inputs.map((i) => this.actOf(i)),
+    };
+  }
+
+  private own(ds: Dispatch[]): Dispatch[] {
+    return this.scope.ownAll(ds);
+  }
+
+  private params(buffer: GPUBuffer, e: ExecNode): TensorRefs {
+    return this.layout.refs(buffer, e.node.id);
+  }
+
+  /** Forward pass with the parameters in `params` (a buffer in the model's layout). */
+  forward(params: GPUBuffer, state: GPUBuffer): Dispatch[] {
+    return this.own(
+      this.compiled.exec.flatMap((e) =>
+        e.program.forward({
+          ...this.ctx(e, 'fwd'),
+          output: this.actOf(e.output),
+          params: this.params(params, e),
+          state: this.layout.state.refs(state, e.node.id),
+          relu: e.fusedRelu,
+        }),
+      ),
+    );
   }
 
   /** Per-example losses, and the logits' signal scaled per example by `exWeight` (n floats). */
   lossAndSignal(exWeight: BufferRef): Dispatch {
-    if (!this.options.signals) throw new Error(`${this.options.label}: planned without signals`);
-    return this.k.xent.plan(this.logits, this.y, exWeight, this.loss, this.sig.at(-1)!, this.n, this.classes, `${this.options.label}.xent`);
+    this.requireSignals('the loss signal');
+    const { xent } = this.compiled.kernels;
+    return this.own([xent.plan(this.logits, this.y, exWeight, this.loss, this.sigOf(this.model.output.id)!, this.n, this.model.classes, `${this.options.label}.xent`)])[0];
   }
 
-  /** Backpropagates the logits' signal down to the first layer's pre-activation (no weight gradients). */
+  /** The signal at node e's output before its fused ReLU: the ReLU's mask applied in place first. */
+  private unmask(e: ExecNode, buffer: GPUBuffer, label: string): Dispatch[] {
+    if (!e.fusedRelu) return [];
+    const size = this.n * shapeSize(this.model.shape(e.output));
+    return [this.compiled.kernels.reluMask.planInPlace(this.actOf(e.output), buffer, size, `${label}.relu`)];
+  }
+
+  /** Backpropagates the logits' signal to every tensor (no weight gradients). */
   backward(params: GPUBuffer): Dispatch[] {
-    const { k, n, layout } = this;
+    this.requireSignals('the backward pass');
     const out: Dispatch[] = [];
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      const l = this.layers[i];
-      const spec = l.spec;
-      const label = `${this.options.label}.bwd${i}`;
-      if (spec.kind !== 'maxpool2' && spec.relu) {
-        out.push(k.reluBackward.planInPlace(this.out[i], this.sig[i], n * size3(l.outShape), `${label}.relu`));
+    const written = new Set<string>();
+    const { accumulate } = this.compiled.kernels;
+    for (const e of [...this.compiled.exec].reverse()) {
+      if (e.node.op.view) continue;
+      const c = this.ctx(e, 'bwd');
+      const outSignal = this.sigOf(e.output)!;
+      out.push(...this.unmask(e, outSignal, c.label));
+      // Each input's signal: written directly by its first contributor, added by the others.
+      const adds: Dispatch[] = [];
+      const inSignals = e.node.inputs.map((id, j) => {
+        const target = this.sigOf(id);
+        if (!target) return null;
+        const storage = this.compiled.storage(id);
+        if (!written.has(storage)) {
+          written.add(storage);
+          return target;
+        }
+        const scratch = this.scratch();
+        adds.push(accumulate.plan(scratch, null, target, this.n * shapeSize(this.model.shape(id)), `${c.label}.add${j}`));
+        return scratch;
+      });
+      if (adds.length > 1 || (adds.length === 1 && e.node.inputs.length > 1 && inSignals.filter((s) => s === this.scratchBuffer).length > 1)) {
+        throw new Error(`${c.label}: two inputs of one node need accumulated signals; not supported yet`);
       }
-      if (i === 0) break;
-      const below = this.sig[i - 1];
-      if (spec.kind === 'maxpool2') {
-        const [C, H, W] = l.inShape;
-        out.push(k.poolBackward.plan(this.sig[i], this.argmax.get(i)!, below, { N: n, C, H, W }, label));
-      } else if (spec.kind === 'conv') {
-        out.push(k.convBackwardData.plan(this.sig[i], layout.ref(params, layout.slots(i).weight), below, convShape(l, n), label));
-      } else {
-        out.push(k.denseBackwardData.plan(this.sig[i], layout.ref(params, layout.slots(i).weight), below, { m: n, n: size3(l.inShape), k: spec.out }, {}, label));
-      }
+      out.push(...e.program.backward({ ...c, output: this.actOf(e.output), params: this.params(params, e), outSignal, inSignals }), ...adds);
     }
-    return out;
+    return this.own(out);
   }
 
   /**
-   * Weight and bias gradients Σ_i w_i ∇f_i into `grads` (a buffer in `layout`), built from the signals
-   * the backward pass left: since no layer couples examples, example i's signals under loss weight w_i
-   * are w_i times its unit-weight signals, so no second backward pass is needed. `exWeight` null means
-   * the signals already carry their weights (validation batch).
+   * Parameter gradients into `grads` (a buffer in the model's layout), from the signals the backward
+   * pass left. `exWeight` [n]: Σ_i w_i ∇f_i built from unit signals (the fast path: no layer couples
+   * examples, so example i's signals under loss weight w_i are w_i times its unit signals). null: the
+   * signals already carry their loss weights.
    */
   weightGrads(grads: GPUBuffer, exWeight: BufferRef | null): Dispatch[] {
-    const { k, n, layout } = this;
-    const out: Dispatch[] = [];
-    for (const { layer: l, weight, bias } of layout.paramLayers) {
-      const label = `${this.options.label}.grad${l.index}`;
-      const gW = layout.ref(grads, weight);
-      const gb = layout.ref(grads, bias);
-      const sig = this.sig[l.index];
-      if (l.spec.kind === 'conv') {
-        const shape = convShape(l, n);
-        out.push((exWeight ? k.convFilterGradWeighted : k.convFilterGrad).plan(this.input(l), sig, exWeight, gW, shape, `${label}.w`));
-        out.push((exWeight ? k.convBiasGradWeighted : k.convBiasGrad).plan(sig, exWeight, gb, shape, `${label}.b`));
-      } else if (l.spec.kind === 'dense') {
-        const shape = { m: l.spec.out, n: size3(l.inShape), k: n };
-        out.push(
-          exWeight
-            ? k.denseWeightGradWeighted.plan(sig, this.input(l), gW, shape, { kscale: exWeight }, `${label}.w`)
-            : k.denseWeightGrad.plan(sig, this.input(l), gW, shape, {}, `${label}.w`),
-        );
-        out.push((exWeight ? k.columnSumsWeighted : k.columnSums).plan(sig, gb, n, l.spec.out, exWeight ?? undefined, `${label}.b`));
-      }
-    }
-    return out;
+    this.requireSignals('weight gradients');
+    return this.own(
+      this.compiled.exec.flatMap((e) =>
+        e.program.weightGrads && e.node.params.length
+          ? e.program.weightGrads({ ...this.ctx(e, 'grad'), outSignal: this.sigOf(e.output)!, grads: this.params(grads, e), exWeight })
+          : [],
+      ),
+    );
   }
 
   /**
-   * Per-example alignments s_i = <∇f_i(θ), G> with the validation gradient G (a buffer in `layout`)
-   * computed by the validation batch plan `val`, layer by layer (all exact):
-   * - tangent form: run the layer on its own input with G as its weights (the forward-mode tangent
-   *   of that layer along G), then dot with example i's signal;
-   * - Gram form, for dense layers where it is cheaper: G_W = Σ_j δ^v_j a^v_jᵀ and G_b = Σ_j δ^v_j
-   *   (the validation signals already carry their 1/m), so the layer's share is
-   *   Σ_j (δ_i·δ^v_j)(a_i·a^v_j + 1): two n×m Gram matrices instead of an n×in×out product.
+   * Fast path (no op couples examples): per-example alignments s_i = ⟨∇f_i(θ), G⟩ with the validation
+   * gradient G (a buffer in the model's layout) from this batch's unit signals, node by node: each
+   * node's own tangent along G (zero input tangents) dotted with its output signal, or the op's cheaper
+   * exact form (dense: Gram matrices with the validation batch `val`).
    */
   alignments(G: GPUBuffer, s: BufferRef, val: BatchPlan): Dispatch[] {
-    const { k, n, layout } = this;
-    const m = val.n;
+    this.requireSignals('alignments');
+    if (!this.compiled.fastPathExact) throw new Error(`${this.options.label}: the model couples examples; per-node alignments would be wrong (use the general path)`);
     const out: Dispatch[] = [];
-    layout.paramLayers.forEach(({ layer: l, weight, bias }, j) => {
-      const label = `${this.options.label}.align${l.index}`;
-      const rowDots = j === 0 ? k.rowDots : k.rowDotsAccumulate;
-      const cols = size3(l.outShape);
-      const fanIn = size3(l.inShape);
-      if (l.spec.kind === 'dense' && useGramForm(fanIn, cols, m)) {
-        const { signals, inputs, ones } = this.gramScratch(m);
-        out.push(k.gram.plan(this.sig[l.index], val.sig[l.index], signals, { m: n, n: m, k: cols }, {}, `${label}.gramSignals`));
-        out.push(k.denseForward.plan(this.input(l), val.input(l), inputs, { m: n, n: m, k: fanIn }, { bias: ones }, `${label}.gramInputs`));
-        out.push(rowDots.plan(signals, inputs, s, n, m, `${label}.dot`));
-        return;
-      }
-      const tangent = this.tangent!;
-      if (l.spec.kind === 'conv') {
-        out.push(k.convForward.plan(this.input(l), layout.ref(G, weight), layout.ref(G, bias), tangent, convShape(l, n), `${label}.tangent`));
+    const { rowDots, rowDotsAccumulate } = this.compiled.kernels;
+    let first = true;
+    for (const e of this.compiled.exec) {
+      if (!e.node.params.length) continue;
+      const c = this.ctx(e, 'align');
+      const outSignal = this.sigOf(e.output)!;
+      const direction = this.params(G, e);
+      const scratch = this.scratch();
+      const own = e.program.alignment?.({
+        ...c,
+        outSignal,
+        val: { n: val.n, inputs: e.node.inputs.map((i) => val.actOf(i)), outSignal: val.sigOf(e.output)! },
+        direction,
+        s,
+        accumulate: !first,
+        scratch: () => scratch,
+      });
+      if (own) {
+        out.push(...own);
       } else {
-        out.push(k.denseForward.plan(this.input(l), layout.ref(G, weight), tangent, { m: n, n: cols, k: fanIn }, { bias: layout.ref(G, bias) }, `${label}.tangent`));
+        out.push(
+          ...e.program.tangent({
+            ...c,
+            output: this.actOf(e.output),
+            params: this.params(G, e),
+            inTangents: e.node.inputs.map(() => null),
+            direction,
+            outTangent: scratch,
+            scratch: () => {
+              throw new Error(`${c.label}: a tangent with zero input tangents needs no scratch`);
+            },
+          }),
+        );
+        out.push((first ? rowDots : rowDotsAccumulate).plan(outSignal, scratch, s, this.n, shapeSize(this.model.shape(e.output)), `${c.label}.dot`));
       }
-      out.push(rowDots.plan(this.sig[l.index], tangent, s, n, cols, `${label}.dot`));
-    });
-    return out;
+      first = false;
+    }
+    return this.own(out);
   }
 
-  private gram: { signals: GPUBuffer; inputs: GPUBuffer; ones: GPUBuffer } | null = null;
-
-  private gramScratch(m: number): { signals: GPUBuffer; inputs: GPUBuffer; ones: GPUBuffer } {
-    this.gram ??= {
-      signals: this.gpu.buffer(`${this.options.label}.gramSignals`, this.n * m * 4),
-      inputs: this.gpu.buffer(`${this.options.label}.gramInputs`, this.n * m * 4),
-      ones: this.gpu.upload(`${this.options.label}.gramOnes`, new Float32Array(m).fill(1)),
-    };
-    return this.gram;
-  }
-
-  destroy(): void {
-    const all = [this.x, this.y, this.loss, ...this.out, ...this.sig, ...this.argmax.values()];
-    if (this.tangent) all.push(this.tangent);
-    if (this.gram) all.push(this.gram.signals, this.gram.inputs, this.gram.ones);
-    for (const b of all) this.gpu.destroy(b);
+  /**
+   * General path (any graph, coupled examples included): s_i = d/dt f_i(θ + tG) at t = 0 by one
+   * forward-mode pass along G over the whole batch (batch couplings are part of f_i), then
+   * s_i = ⟨∂C_i/∂logits_i, tan[logits]_i⟩ with the unit logits' signal left by lossAndSignal(ones).
+   */
+  tangentAlignments(params: GPUBuffer, G: GPUBuffer, s: BufferRef): Dispatch[] {
+    this.requireSignals('alignments');
+    if (!this.options.tangents) throw new Error(`${this.options.label}: planned without tangents`);
+    const out: Dispatch[] = [];
+    const live = new Set<string>(); // storages whose tangent is not identically zero
+    for (const e of this.compiled.exec) {
+      if (e.node.op.view) {
+        if (live.has(this.compiled.storage(e.node.inputs[0]))) live.add(this.compiled.storage(e.output));
+        continue;
+      }
+      const inTangents = e.node.inputs.map((i) => (live.has(this.compiled.storage(i)) ? this.tan.get(this.compiled.storage(i))! : null));
+      const hasParams = e.node.params.length > 0;
+      if (!hasParams && inTangents.every((t) => t === null)) continue;
+      const c = this.ctx(e, 'tan');
+      const outTangent = this.tan.get(e.output)!;
+      const scratch = this.scratch();
+      out.push(
+        ...e.program.tangent({
+          ...c,
+          output: this.actOf(e.output),
+          params: this.params(params, e),
+          inTangents,
+          direction: hasParams ? this.params(G, e) : null,
+          outTangent,
+          scratch: () => scratch,
+        }),
+        ...this.unmask(e, outTangent, c.label),
+      );
+      live.add(e.output);
+    }
+    const logits = this.compiled.storage(this.model.output.id);
+    if (!live.has(logits)) throw new Error(`${this.options.label}: the model has no parameters on the way to its output`);
+    out.push(this.compiled.kernels.rowDots.plan(this.sigOf(logits)!, this.tan.get(logits)!, s, this.n, this.model.classes, `${this.options.label}.tan.dot`));
+    return this.own(out);
   }
 }

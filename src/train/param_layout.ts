@@ -1,63 +1,79 @@
 // All parameters of a model live in one flat buffer (and so do their gradients and momentum), each
 // tensor starting at a multiple of the storage-offset alignment (256 bytes), so every tensor can be
-// bound on its own and the optimiser is a single dispatch over the whole buffer. Padding stays zero.
+// bound on its own and the optimiser is one dispatch per weight-decay group. Tensors with weight decay
+// come first in the buffer, those without after them (`decayedSize` floats), whatever their order in
+// the dense vector θ (node order, the reference's layout). Padding stays zero. The model's state
+// (e.g. running statistics) uses the same layout class in a buffer of its own.
 import type { BufferRef } from '../gpu/gpu';
-import { resolveModel, type ModelSpec, type ResolvedLayer } from './spec';
+import type { TensorRefs } from './ops/op';
+import { resolveModel, type ModelSpec, type ResolvedModel } from './spec';
 
 export interface TensorSlot {
+  /** `${node id}.${tensor name}`. */
   name: string;
+  node: string;
   shape: number[];
   size: number;
   /** Offset in floats inside the padded buffer. */
   offset: number;
   /** Offset in floats inside the dense (unpadded) vector, the reference's layout. */
   denseOffset: number;
+  decay: boolean;
 }
 
-export interface LayerSlots {
-  layer: ResolvedLayer;
-  weight: TensorSlot;
-  bias: TensorSlot;
+interface TensorEntry {
+  node: string;
+  name: string;
+  fullName: string;
+  shape: number[];
+  size: number;
+  decay: boolean;
 }
 
-export class ParamLayout {
+export class TensorLayout {
   readonly tensors: TensorSlot[] = [];
-  readonly layers: ResolvedLayer[];
   /** Floats in the padded buffer. */
   readonly paddedSize: number;
-  /** Floats in the dense vector (the number of parameters). */
+  /** Floats in the dense vector. */
   readonly denseSize: number;
-  private readonly byLayer = new Map<number, LayerSlots>();
+  /** Floats at the start of the padded buffer holding the tensors with weight decay. */
+  readonly decayedSize: number;
+  private readonly byNode = new Map<string, Record<string, TensorSlot>>();
 
-  constructor(readonly spec: ModelSpec, alignBytes = 256) {
+  constructor(entries: readonly TensorEntry[], alignBytes: number) {
     const alignFloats = alignBytes / 4;
-    this.layers = resolveModel(spec);
-    let offset = 0;
+    const padded = (size: number) => Math.ceil(size / alignFloats) * alignFloats;
     let dense = 0;
-    for (const layer of this.layers) {
-      const slots: TensorSlot[] = [];
-      for (const p of layer.params) {
-        const slot = { name: p.name, shape: p.shape, size: p.size, offset, denseOffset: dense };
-        this.tensors.push(slot);
-        slots.push(slot);
-        offset += Math.ceil(p.size / alignFloats) * alignFloats;
-        dense += p.size;
-      }
-      if (slots.length) this.byLayer.set(layer.index, { layer, weight: slots[0], bias: slots[1] });
+    const denseOffsets = entries.map((e) => {
+      const o = dense;
+      dense += e.size;
+      return o;
+    });
+    let offset = 0;
+    let decayedEnd = 0;
+    const slots: TensorSlot[] = new Array(entries.length);
+    for (const decay of [true, false]) {
+      entries.forEach((e, i) => {
+        if (e.decay !== decay) return;
+        slots[i] = { name: e.fullName, node: e.node, shape: e.shape, size: e.size, offset, denseOffset: denseOffsets[i], decay };
+        offset += padded(e.size);
+      });
+      if (decay) decayedEnd = offset;
     }
+    this.decayedSize = decayedEnd;
     this.paddedSize = offset;
     this.denseSize = dense;
+    entries.forEach((e, i) => {
+      this.tensors.push(slots[i]);
+      const forNode = this.byNode.get(e.node) ?? {};
+      forNode[e.name] = slots[i];
+      this.byNode.set(e.node, forNode);
+    });
   }
 
-  /** Layers that have parameters, in order. */
-  get paramLayers(): LayerSlots[] {
-    return [...this.byLayer.values()];
-  }
-
-  slots(layerIndex: number): LayerSlots {
-    const s = this.byLayer.get(layerIndex);
-    if (!s) throw new Error(`layer ${layerIndex} of ${this.spec.name} has no parameters`);
-    return s;
+  /** The slots of one node's tensors by name (empty when it has none). */
+  slots(node: string): Record<string, TensorSlot> {
+    return this.byNode.get(node) ?? {};
   }
 
   /** The binding of one tensor inside a buffer laid out like this. */
@@ -65,8 +81,13 @@ export class ParamLayout {
     return { buffer, offset: slot.offset * 4, size: slot.size * 4 };
   }
 
+  /** Bindings of all of a node's tensors inside `buffer`. */
+  refs(buffer: GPUBuffer, node: string): TensorRefs {
+    return Object.fromEntries(Object.entries(this.slots(node)).map(([name, slot]) => [name, this.ref(buffer, slot)]));
+  }
+
   pack(dense: ArrayLike<number>): Float32Array {
-    if (dense.length !== this.denseSize) throw new Error(`${this.spec.name}: expected ${this.denseSize} parameters, got ${dense.length}`);
+    if (dense.length !== this.denseSize) throw new Error(`expected ${this.denseSize} values, got ${dense.length}`);
     const out = new Float32Array(this.paddedSize);
     for (const t of this.tensors) for (let i = 0; i < t.size; i++) out[t.offset + i] = dense[t.denseOffset + i];
     return out;
@@ -76,5 +97,24 @@ export class ParamLayout {
     const out = new Float32Array(this.denseSize);
     for (const t of this.tensors) for (let i = 0; i < t.size; i++) out[t.denseOffset + i] = padded[t.offset + i];
     return out;
+  }
+}
+
+/** A model's parameters (params) and state, laid out for the GPU. */
+export class ParamLayout extends TensorLayout {
+  readonly model: ResolvedModel;
+  readonly state: TensorLayout;
+
+  constructor(readonly spec: ModelSpec, alignBytes = 256) {
+    const model = resolveModel(spec);
+    super(
+      model.nodes.flatMap((n) => n.params.map((p) => ({ node: n.id, name: p.name, fullName: p.fullName, shape: p.shape, size: p.size, decay: p.decay }))),
+      alignBytes,
+    );
+    this.model = model;
+    this.state = new TensorLayout(
+      model.nodes.flatMap((n) => n.state.map((s) => ({ node: n.id, name: s.name, fullName: s.fullName, shape: s.shape, size: s.size, decay: false }))),
+      alignBytes,
+    );
   }
 }

@@ -2,17 +2,19 @@
 // submitted once; nothing is read back inside a step. Statistics accumulate on the GPU and are copied
 // out every `logEvery` steps by the same submit, then mapped asynchronously (stats_reader.ts).
 import type { Gpu } from '../gpu/gpu';
+import { GpuScope } from '../gpu/scope';
+import { CountErrors } from '../kernels/count_errors';
+import { ExampleWeights, WEIGHT_RULES, weightUniforms, type WeightOptions, type WeightRule } from '../kernels/example_weights';
+import { GatherBatch, wordsPerExample } from '../kernels/gather_batch';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
-import { STAT_COUNT } from '../kernels/step_stats';
-import { weightUniforms, type WeightOptions } from '../kernels/example_weights';
-import { wordsPerExample } from '../kernels/gather_batch';
+import { SgdMomentum } from '../kernels/sgd_momentum';
+import { STAT_COUNT, StepStats } from '../kernels/step_stats';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
-import { METHOD_PLANS, type Method } from './methods';
+import { methodDecl, usesCleanSet, type Method, type PhaseDecl } from './methods';
 import { GpuModel } from './model';
-import { loadModelKernels, type ModelKernels } from './model_kernels';
-import { BatchPlan } from './network';
+import { BatchPlan, CompiledModel } from './network';
 import { IndexStream, type SamplingMode } from './sampler';
-import { numClasses, type ModelSpec } from './spec';
+import type { ModelSpec } from './spec';
 import { StatsReader, type StepStatsSnapshot } from './stats_reader';
 
 export interface TrainConfig {
@@ -38,8 +40,15 @@ export interface TrainConfig {
   lookaheadAlpha?: number;
   /** Hard mining: the fraction of each minibatch (highest losses) that gets weight. */
   hardMiningKeep?: number;
-  /** Fine-tune: steps on the clean set after the training-set phase (set by the caller). */
+  /** Methods with a second phase (fine-tuning): its steps, the last of the run (default steps/10). */
   finetuneSteps?: number;
+  /**
+   * How L2RW computes the alignments and the weighted gradient. 'fast': per-node alignments from the
+   * unit signals and the weighted gradient from the same signals (exact only when no op couples the
+   * examples of a batch). 'general': a forward-mode (tangent) pass for the alignments and a second,
+   * weighted backward pass (exact for every graph). 'auto' (default): 'fast' where it is exact.
+   */
+  l2rwPath?: 'auto' | 'fast' | 'general';
   /** Steps of minibatch indices uploaded at a time. */
   indexChunk?: number;
 }
@@ -79,7 +88,7 @@ class BatchSource {
   lastOffset = 0;
 
   constructor(
-    private readonly gpu: Gpu,
+    private readonly scope: GpuScope,
     readonly data: GpuDataset,
     readonly n: number,
     mode: SamplingMode,
@@ -88,12 +97,12 @@ class BatchSource {
     label: string,
   ) {
     this.stream = new IndexStream(data.hostLabels, mode, seed);
-    this.indices = gpu.buffer(`${label}.indices`, chunk * n * 4);
+    this.indices = scope.buffer(`${label}.indices`, chunk * n * 4);
   }
 
   /** Plans a gather of this stream's current batch into (x, y); several targets may share a stream. */
-  gatherInto(k: ModelKernels, source: GpuDataset, x: GPUBuffer, y: GPUBuffer, label: string): Dispatch {
-    const dispatch = k.gather(source.format).plan(source, this.indices, x, y, this.n, 0, label);
+  gatherInto(gather: GatherBatch, source: GpuDataset, x: GPUBuffer, y: GPUBuffer, label: string): Dispatch {
+    const dispatch = this.scope.own(gather.plan(source, this.indices, x, y, this.n, 0, label));
     this.gathers.push({ dispatch, source });
     return dispatch;
   }
@@ -101,7 +110,7 @@ class BatchSource {
   /** Before recording step t: uploads the next chunk of indices when needed, points gathers at batch t. */
   prepare(step: number): void {
     if (step >= this.uploadedUpTo) {
-      this.gpu.write(this.indices, this.stream.take(this.chunk * this.n));
+      this.scope.gpu.write(this.indices, this.stream.take(this.chunk * this.n));
       this.uploadedUpTo = step + this.chunk;
     }
     const offset = (step % this.chunk) * this.n;
@@ -112,10 +121,18 @@ class BatchSource {
   }
 }
 
-/** A recorded training step program for one phase (data source) of a method. */
+/** A named group of a step's dispatches (the step numbers of Algorithm 1 they carry out). */
+export interface StepGroup {
+  name: string;
+  dispatches: readonly Dispatch[];
+}
+
+/** A recorded training step program for one phase of a method. */
 interface Phase {
   name: string;
+  decl: PhaseDecl;
   sources: BatchSource[];
+  groups: StepGroup[];
   dispatches: Dispatch[];
   weightsDispatch: Dispatch;
   weightOpts: WeightOptions;
@@ -127,6 +144,8 @@ interface Phase {
 }
 
 export interface BatchInspection {
+  /** Which set the minibatch came from. */
+  source: 'train' | 'clean';
   /** Dataset indices of the latest training minibatch. */
   indices: Uint32Array;
   weights: Float32Array;
@@ -135,61 +154,111 @@ export interface BatchInspection {
   alignments: Float32Array | null;
 }
 
+/** Programs the trainer records besides the model's own, compiled once. */
+async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[]) {
+  const [weights, sgd, gatherU8, gatherF32, sequentialU8, sequentialF32, stats, countErrors] = await Promise.all([
+    Promise.all(rules.map((r) => ExampleWeights.create(gpu, r))),
+    SgdMomentum.create(gpu),
+    GatherBatch.create(gpu, { format: 'u8' }),
+    GatherBatch.create(gpu, { format: 'f32' }),
+    GatherBatch.create(gpu, { format: 'u8', sequential: true }),
+    GatherBatch.create(gpu, { format: 'f32', sequential: true }),
+    StepStats.create(gpu),
+    CountErrors.create(gpu),
+  ]);
+  return {
+    weights: new Map(rules.map((r, i) => [r, weights[i]])),
+    sgd,
+    stats,
+    countErrors,
+    gather: (format: 'u8' | 'f32') => (format === 'u8' ? gatherU8 : gatherF32),
+    gatherSequential: (format: 'u8' | 'f32') => (format === 'u8' ? sequentialU8 : sequentialF32),
+  };
+}
+type TrainerKernels = Awaited<ReturnType<typeof loadTrainerKernels>>;
+
+type ResolvedConfig = Required<Omit<TrainConfig, 'lrDecay'>> & Pick<TrainConfig, 'lrDecay'>;
+
 export class Trainer {
   readonly model: GpuModel;
   readonly classes: number;
+  /** Whether L2RW runs its general path (tangent pass + weighted backward) rather than the fast one. */
+  readonly generalPath: boolean;
+  private readonly scope: GpuScope;
   private readonly datasets: { train: GpuDataset; clean: GpuDataset; test?: GpuDataset; flags?: GpuDataset };
   private readonly stats: GPUBuffer;
   private readonly reader: StatsReader;
   private readonly phases: Phase[] = [];
-  private readonly sgd: Dispatch;
-  private readonly plans: BatchPlan[] = [];
+  private readonly sgd: { dispatch: Dispatch; n: number; weightDecay: number }[];
   /** Per-example weights of the latest training batch [n]. */
   readonly weights: GPUBuffer;
   private evalPlan: BatchPlan | null = null;
-  /** Buffers this trainer made (besides plans, datasets and the model), destroyed with it. */
-  private readonly owned: GPUBuffer[] = [];
   private stepIndex = 0;
   private lr: number;
 
   private constructor(
     private readonly gpu: Gpu,
-    private readonly k: ModelKernels,
+    private readonly compiled: CompiledModel,
+    private readonly k: TrainerKernels,
     readonly spec: ModelSpec,
-    readonly config: Required<Omit<TrainConfig, 'lrDecay'>> & Pick<TrainConfig, 'lrDecay'>,
+    readonly config: ResolvedConfig,
     data: TrainData,
     model: GpuModel,
   ) {
-    this.model = model;
-    this.classes = numClasses(spec);
+    this.scope = new GpuScope(gpu, 'trainer');
+    this.model = this.scope.own(model);
+    this.classes = compiled.model.classes;
     this.lr = config.lr;
+    const path = config.l2rwPath;
+    if (path === 'fast' && !compiled.fastPathExact) {
+      throw new Error(`${spec.name} couples the examples of a batch, so the fast L2RW path would be wrong; use l2rwPath 'general' or 'auto'`);
+    }
+    this.generalPath = path === 'general' || (path === 'auto' && !compiled.fastPathExact);
+    const upload = (d: HostDataset, label: string) => this.scope.own(uploadDataset(gpu, d, label));
     this.datasets = {
-      train: uploadDataset(gpu, data.train, 'train'),
-      clean: uploadDataset(gpu, data.clean, 'clean'),
-      test: data.test ? uploadDataset(gpu, data.test, 'test') : undefined,
-      flags: data.trainFlags ? uploadDataset(gpu, { x: data.trainFlags, y: data.train.y, n: data.train.n, dim: 1 }, 'train.flags') : undefined,
+      train: upload(data.train, 'train'),
+      clean: upload(data.clean, 'clean'),
+      test: data.test ? upload(data.test, 'test') : undefined,
+      flags: data.trainFlags ? upload({ x: data.trainFlags, y: data.train.y, n: data.train.n, dim: 1 }, 'train.flags') : undefined,
     };
-    this.stats = this.own(gpu.buffer('stats', STAT_COUNT * 4));
+    this.stats = this.scope.buffer('stats', STAT_COUNT * 4);
     this.reader = new StatsReader(gpu, this.stats);
-    this.owned.push(...this.reader.staging);
-    this.weights = this.own(gpu.buffer('weights', config.batch * 4));
+    for (const b of this.reader.staging) this.scope.track(b);
+    this.weights = this.scope.buffer('weights', config.batch * 4);
+    // 14: one SGD dispatch per weight-decay group of the flat parameter buffer (param_layout.ts).
     const { layout, params, grads, velocity } = model;
-    this.sgd = k.sgd.plan(params, velocity, grads, layout.paddedSize, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay }, 'sgd');
+    const groups = [
+      { offset: 0, n: layout.decayedSize, weightDecay: config.weightDecay },
+      { offset: layout.decayedSize, n: layout.paddedSize - layout.decayedSize, weightDecay: 0 },
+    ].filter((g) => g.n > 0);
+    this.sgd = groups.map((g) => {
+      const range = (buffer: GPUBuffer) => ({ buffer, offset: g.offset * 4, size: g.n * 4 });
+      const hp = { lr: config.lr, momentum: config.momentum, weightDecay: g.weightDecay };
+      const label = groups.length > 1 ? `sgd.${g.weightDecay ? 'decay' : 'nodecay'}` : 'sgd';
+      return { dispatch: this.scope.own(k.sgd.plan(range(params), range(velocity), range(grads), g.n, hp, label)), n: g.n, weightDecay: g.weightDecay };
+    });
   }
 
   static async create(gpu: Gpu, spec: ModelSpec, data: TrainData, config: TrainConfig, init: { seed: number } | { params: ArrayLike<number> } = { seed: config.seed }): Promise<Trainer> {
     const cfg = validateConfig(config, data);
-    const plan = METHOD_PLANS[cfg.method];
-    const k = await loadModelKernels(gpu, spec, plan.rule);
     const model = GpuModel.create(gpu, spec, init);
-    const t = new Trainer(gpu, k, spec, cfg, data, model);
-    t.buildPhases();
-    return t;
-  }
-
-  private own(b: GPUBuffer): GPUBuffer {
-    this.owned.push(b);
-    return b;
+    try {
+      const [compiled, k] = await Promise.all([
+        CompiledModel.load(gpu, model.layout),
+        loadTrainerKernels(gpu, [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))]),
+      ]);
+      const t = new Trainer(gpu, compiled, k, spec, cfg, data, model);
+      try {
+        t.buildPhases();
+      } catch (e) {
+        t.destroy();
+        throw e;
+      }
+      return t;
+    } catch (e) {
+      model.destroy();
+      throw e;
+    }
   }
 
   get step(): number {
@@ -197,94 +266,114 @@ export class Trainer {
   }
 
   private buildPhases(): void {
-    const cfg = this.config;
-    const method = METHOD_PLANS[cfg.method];
-    if (cfg.method === 'finetune') {
-      this.phases.push(this.buildPhase('train', 'train', cfg.batch, method.sampling, false));
-      this.phases.push(this.buildPhase('finetune', 'clean', Math.min(cfg.batch, this.datasets.clean.n), 'shuffle', false));
-    } else {
-      const src = method.source;
-      const n = src === 'clean' ? Math.min(cfg.batch, this.datasets.clean.n) : cfg.batch;
-      this.phases.push(this.buildPhase(cfg.method, src, n, method.sampling, method.usesValidation));
-    }
+    methodDecl(this.config.method).phases.forEach((decl, i) => {
+      const n = decl.source === 'clean' ? Math.min(this.config.batch, this.datasets.clean.n) : this.config.batch;
+      this.phases.push(this.buildPhase(i === 0 ? this.config.method : `${this.config.method}.phase${i + 1}`, decl, n));
+    });
   }
 
-  private buildPhase(name: string, from: 'train' | 'clean', n: number, sampling: SamplingMode, validate: boolean): Phase {
-    const { gpu, k, model, config: cfg } = this;
-    const { layout, params, grads } = model;
-    const data = this.datasets[from];
+  private buildPhase(name: string, decl: PhaseDecl, n: number): Phase {
+    const { gpu, k, model, config: cfg, compiled } = this;
+    const { params, grads, state } = model;
+    const scope = this.scope.child(name);
+    const data = this.datasets[decl.source];
+    const rule = WEIGHT_RULES[decl.rule];
+    const lookahead = rule.score === 'alignment';
+    const general = lookahead && this.generalPath;
     const chunk = cfg.indexChunk;
     const seedBase = cfg.seed * 7919 + this.phases.length * 104729;
-    const trainSrc = new BatchSource(gpu, data, n, sampling, seedBase + 1, chunk, `${name}.train`);
-    this.own(trainSrc.indices);
+    const trainSrc = new BatchSource(scope, data, n, decl.sampling, seedBase + 1, chunk, `${name}.train`);
     const sources = [trainSrc];
-    const f = new BatchPlan(gpu, k, layout, n, { signals: true, label: `${name}.f` });
-    this.plans.push(f);
-    const d: Dispatch[] = [];
-    const ones = this.own(gpu.upload(`${name}.ones`, new Float32Array(n).fill(1)));
-    const flags = this.own(gpu.buffer(`${name}.flags`, n * 4));
-    const s = this.own(gpu.buffer(`${name}.alignment`, n * 4));
-    const classWeight = this.own(gpu.upload(`${name}.classWeight`, inverseFrequency(data.hostLabels, this.classes)));
-    const rule = k.weights;
+    const f = scope.own(new BatchPlan(gpu, compiled, n, { signals: true, tangents: general, label: `${name}.f` }));
+    const ones = scope.upload(`${name}.ones`, new Float32Array(n).fill(1));
+    const flags = scope.buffer(`${name}.flags`, n * 4);
+    const s = scope.buffer(`${name}.alignment`, n * 4);
+    const classWeight = scope.upload(`${name}.classWeight`, inverseFrequency(data.hostLabels, this.classes));
     const keep = Math.max(1, Math.min(n, Math.ceil(cfg.hardMiningKeep * n)));
+    const groups: StepGroup[] = [];
+    const group = (groupName: string, ...ds: Dispatch[]) => groups.push({ name: groupName, dispatches: ds });
 
-    // Algorithm 1, one step t. (Step 1 is the loop over t, in step() below.)
+    // Algorithm 1, one step t. (Step 1 is the loop over t, in trainStep() below.)
     // 2: {X_f, y_f} ← SampleMiniBatch(D_f, n): gathered on the GPU from indices uploaded in bulk.
-    d.push(trainSrc.gatherInto(k, data, f.x, f.y, `${name}.gather`));
-    if (from === 'train' && this.datasets.flags) {
-      d.push(trainSrc.gatherInto(k, this.datasets.flags, flags, this.own(gpu.buffer(`${name}.trueY`, n * 4)), `${name}.gatherFlags`));
+    const gathers = [trainSrc.gatherInto(k.gather(data.format), data, f.x, f.y, `${name}.gather`)];
+    if (decl.source === 'train' && this.datasets.flags) {
+      const flagsData = this.datasets.flags;
+      gathers.push(trainSrc.gatherInto(k.gather(flagsData.format), flagsData, flags, scope.buffer(`${name}.trueY`, n * 4), `${name}.gatherFlags`));
     }
+    group('2 gather', ...gathers);
     // 4: ŷ_f ← Forward(X_f, y_f, θ_t).
-    d.push(...f.forward(params));
-    // 5–6: l_f = Σ ε_i C(y_i, ŷ_i) and its backward pass. The gradient of l_f is linear in ε, so we
-    //      backpropagate the unit signals δ_i = ∂C_i/∂(layer outputs) of every example once (ε_i = 1);
-    //      any ε (and later the weights w) just scales example i's signals by ε_i.
-    d.push(f.lossAndSignal(ones));
-    d.push(...f.backward(params));
+    group('4 forward', ...f.forward(params, state));
+    // 5–6: l_f = Σ ε_i C(y_i, ŷ_i) and its gradient. The unit signals δ_i = ∂C_i/∂(logits) (ε_i = 1).
+    //      Fast path: backpropagated once; since no op couples examples, any ε (and later the weights
+    //      w) just scales example i's signals by ε_i. General path: only the logits' signal is needed.
+    group('5,6 loss+backward', f.lossAndSignal(ones), ...(general ? [] : f.backward(params)));
     let valLoss: GPUBuffer | null = null;
     let m = 0;
-    if (validate) {
+    if (lookahead) {
       // 3: {X_g, y_g} ← SampleMiniBatch(D_g, m).
       m = cfg.valBatch;
-      const valSrc = new BatchSource(gpu, this.datasets.clean, m, 'shuffle', seedBase + 2, chunk, `${name}.val`);
+      const valSrc = new BatchSource(scope, this.datasets.clean, m, 'shuffle', seedBase + 2, chunk, `${name}.val`);
       sources.push(valSrc);
-      this.own(valSrc.indices);
-      const g = new BatchPlan(gpu, k, layout, m, { signals: true, label: `${name}.g` });
-      this.plans.push(g);
+      const g = scope.own(new BatchPlan(gpu, compiled, m, { signals: true, label: `${name}.g` }));
       valLoss = g.loss;
-      d.push(valSrc.gatherInto(k, this.datasets.clean, g.x, g.y, `${name}.gatherVal`));
+      const invM = scope.upload(`${name}.invM`, new Float32Array(m).fill(1 / m));
       // 7: θ̂_t = θ_t − α ∇θ_t with ∇θ_t = Σ ε_i ∇f_i = 0 at ε = 0, so θ̂_t = θ_t: nothing to compute.
       //    α only scales ∇ε below (∂L_g/∂ε_i = −α s_i), and step 11's normalisation divides it out:
       //    the weights do not depend on α > 0 (lookaheadAlpha; a test checks the invariance).
-      // 8: ŷ_g ← Forward(X_g, y_g, θ̂_t); l_g = (1/m) Σ_j C(y_g,j, ŷ_g,j).
-      d.push(...g.forward(params));
-      d.push(g.lossAndSignal(this.own(gpu.upload(`${name}.invM`, new Float32Array(m).fill(1 / m)))));
+      // 8: ŷ_g ← Forward(X_g, y_g, θ̂_t); l_g = (1/m) Σ_j C(y_g,j, ŷ_g,j). With ops that couple examples
+      //    (batch statistics) the clean batch is evaluated with its own batch statistics.
       // 9: ∇θ̂ of l_g = g, the clean validation gradient (into `grads`, overwritten again in step 13).
-      d.push(...g.backward(params));
-      d.push(...g.weightGrads(grads, null));
-      // 10: ∇ε_i = −α <∇f_i(θ_t), g> = −α s_i; s by per-layer alignment of the stored signals with g.
-      d.push(...f.alignments(grads, s, g));
+      group(
+        '3,8,9 validation',
+        valSrc.gatherInto(k.gather(this.datasets.clean.format), this.datasets.clean, g.x, g.y, `${name}.gatherVal`),
+        ...g.forward(params, state),
+        g.lossAndSignal(invM),
+        ...g.backward(params),
+        ...g.weightGrads(grads, null),
+      );
+      // 10: ∇ε_i = −α <∇f_i(θ_t), g> = −α s_i. Fast path: per-node alignment of the stored unit signals
+      //     with g. General path: s = J·g, one forward-mode pass of the training batch along g.
+      group('10 alignments', ...(general ? f.tangentAlignments(params, grads, s) : f.alignments(grads, s, g)));
     }
     // 11: w̃ = max(−∇ε, 0) = α max(s, 0); w = w̃ / (Σ w̃ + δ(Σ w̃)). The baselines' rules go here too.
     const weightOpts = { k: keep, seed: cfg.seed, step: 0, scale: cfg.lookaheadAlpha };
-    const weightsDispatch = rule.plan({ score: cfg.method === 'hardmining' ? f.loss : s, labels: f.y, classWeight, w: this.weights }, n, weightOpts, `${name}.weights`);
-    d.push(weightsDispatch);
-    // 12–13: l_f = Σ w_i C_i; ∇θ_t = Σ w_i ∇f_i from the unit signals scaled by w (no second backward).
-    d.push(...f.weightGrads(grads, this.weights));
-    // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay, one dispatch.
-    d.push(this.sgd);
-    d.push(k.stats.plan({ trainLoss: f.loss, w: this.weights, valLoss: valLoss ?? f.loss, flag: flags, stats: this.stats }, n, m, `${name}.stats`));
-    return { name, sources, dispatches: d, weightsDispatch, weightOpts, n, f, alignment: validate ? s : null };
+    const score = rule.score === 'alignment' ? s : f.loss;
+    const weightsDispatch = scope.own(
+      k.weights.get(decl.rule)!.plan({ score, labels: f.y, classWeight, w: this.weights }, n, weightOpts, `${name}.weights`),
+    );
+    group('11 weights', weightsDispatch);
+    // 12–13: l_f = Σ w_i C_i; ∇θ_t = Σ w_i ∇f_i. Fast path: the unit signals scaled by w, no second
+    //        backward pass. General path: a second backward pass with w as the loss weights.
+    group(
+      '12,13 weighted grads',
+      ...(general ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(grads, null)] : f.weightGrads(grads, this.weights)),
+    );
+    // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay.
+    group('14 sgd', ...this.sgd.map((x) => x.dispatch));
+    group('stats', scope.own(k.stats.plan({ trainLoss: f.loss, w: this.weights, valLoss: valLoss ?? f.loss, flag: flags, stats: this.stats }, n, m, `${name}.stats`)));
+    return { name, decl, sources, groups, dispatches: groups.flatMap((x) => x.dispatches), weightsDispatch, weightOpts, n, f, alignment: lookahead ? s : null };
   }
 
-  /** First step of the fine-tune phase (the run's length for every other method). */
-  private get finetuneStart(): number {
-    const { method, steps, finetuneSteps } = this.config;
-    return method === 'finetune' ? steps - Math.min(finetuneSteps, steps) : steps;
+  /** The dispatches of one step of a phase (0: the first), by Algorithm 1's step groups (benchmarks). */
+  stepGroups(phase = 0): readonly StepGroup[] {
+    const p = this.phases[phase];
+    if (!p) throw new Error(`the method has ${this.phases.length} phase(s), no phase ${phase}`);
+    return p.groups;
+  }
+
+  /** First step of the second phase (the run's length for one-phase methods). */
+  private get secondPhaseStart(): number {
+    const { steps, finetuneSteps } = this.config;
+    return this.phases.length > 1 ? steps - Math.min(finetuneSteps, steps) : steps;
   }
 
   private currentPhase(step: number): Phase {
-    return this.phases.length > 1 && step >= this.finetuneStart ? this.phases[1] : this.phases[0];
+    return this.phases.length > 1 && step >= this.secondPhaseStart ? this.phases[1] : this.phases[0];
+  }
+
+  /** The set the minibatch of `step` comes from. */
+  sourceAt(step: number): 'train' | 'clean' {
+    return this.currentPhase(step).decl.source;
   }
 
   /**
@@ -299,10 +388,10 @@ export class Trainer {
     const decayed = this.learningRateAt(t);
     if (decayed !== this.lr) {
       this.lr = decayed;
-      this.sgd.setUniforms({ n: this.model.layout.paddedSize, lr: decayed, momentum: this.config.momentum, weight_decay: this.config.weightDecay });
+      for (const g of this.sgd) g.dispatch.setUniforms({ n: g.n, lr: decayed, momentum: this.config.momentum, weight_decay: g.weightDecay });
     }
     for (const src of phase.sources) src.prepare(t - this.phaseStart(phase));
-    if (this.config.method === 'random') {
+    if (WEIGHT_RULES[phase.decl.rule].perStep) {
       phase.weightsDispatch.setUniforms(weightUniforms(phase.n, { ...phase.weightOpts, step: t }));
     }
     const logging = (t + 1) % this.config.logEvery === 0;
@@ -326,7 +415,7 @@ export class Trainer {
   }
 
   private phaseStart(phase: Phase): number {
-    return phase === this.phases[0] ? 0 : this.finetuneStart;
+    return phase === this.phases[0] ? 0 : this.secondPhaseStart;
   }
 
   learningRateAt(step: number): number {
@@ -356,21 +445,19 @@ export class Trainer {
     let prog = this.evalPrograms.get(split);
     if (prog) return prog;
     const { gpu, k, model } = this;
-    if (!this.evalPlan) {
-      this.evalPlan = new BatchPlan(gpu, k, model.layout, EVAL_CHUNK, { signals: false, label: "eval" });
-      this.plans.push(this.evalPlan);
-    }
+    const scope = this.scope.child(`eval.${split}`);
+    this.evalPlan ??= this.scope.own(new BatchPlan(gpu, this.compiled, EVAL_CHUNK, { signals: false, label: 'eval' }));
     const e = this.evalPlan;
-    const out = this.own(gpu.buffer(`eval.${split}.out`, 16));
-    const noIndices = this.own(gpu.buffer(`eval.${split}.noindices`, 16));
-    const forward = e.forward(model.params);
+    const out = scope.buffer(`eval.${split}.out`, 16);
+    const noIndices = scope.buffer(`eval.${split}.noindices`, 16);
+    const forward = e.forward(model.params, model.state);
     const dispatches: Dispatch[] = [];
     for (let start = 0; start < data.n; start += e.n) {
       // A last, shorter chunk gathers and counts only its rows; the stale rows beyond are ignored.
       const rows = Math.min(e.n, data.n - start);
-      dispatches.push(k.gatherSequential(data.format).plan(data, noIndices, e.x, e.y, rows, start, `eval.gather@${start}`));
+      dispatches.push(scope.own(k.gatherSequential(data.format).plan(data, noIndices, e.x, e.y, rows, start, `eval.gather@${start}`)));
       dispatches.push(...forward);
-      dispatches.push(k.countErrors.plan(e.logits, e.y, out, rows, this.classes, `eval.count@${start}`));
+      dispatches.push(scope.own(k.countErrors.plan(e.logits, e.y, out, rows, this.classes, `eval.count@${start}`)));
     }
     prog = { dispatches, out };
     this.evalPrograms.set(split, prog);
@@ -379,10 +466,12 @@ export class Trainer {
 
   /** The latest training minibatch and what the method made of it (readbacks: demos and tests only). */
   async inspectLastBatch(): Promise<BatchInspection> {
-    const phase = this.currentPhase(Math.max(0, this.stepIndex - 1));
+    const step = Math.max(0, this.stepIndex - 1);
+    const phase = this.currentPhase(step);
     const src = phase.sources[0];
     const n = phase.n;
     return {
+      source: phase.decl.source,
       indices: await this.gpu.readU32({ buffer: src.indices, offset: src.lastOffset * 4, size: n * 4 }, n),
       weights: await this.gpu.readF32(this.weights, n),
       losses: await this.gpu.readF32(phase.f.loss, n),
@@ -390,15 +479,9 @@ export class Trainer {
     };
   }
 
+  /** Frees every GPU object the trainer made (model, datasets, plans, dispatches). */
   destroy(): void {
-    for (const p of this.plans) p.destroy();
-    this.datasets.train.destroy();
-    this.datasets.clean.destroy();
-    this.datasets.test?.destroy();
-    this.datasets.flags?.destroy();
-    this.model.destroy();
-    for (const b of this.owned) this.gpu.destroy(b);
-    this.owned.length = 0;
+    this.scope.destroy();
   }
 }
 
@@ -409,7 +492,7 @@ export function inverseFrequency(labels: Uint32Array, classes: number): Float32A
   return Float32Array.from(counts, (c) => (c > 0 ? 1 / c : 0));
 }
 
-function validateConfig(c: TrainConfig, data: TrainData): Trainer['config'] {
+function validateConfig(c: TrainConfig, data: TrainData): ResolvedConfig {
   const need = (ok: boolean, msg: string) => {
     if (!ok) throw new Error(msg);
   };
@@ -420,16 +503,19 @@ function validateConfig(c: TrainConfig, data: TrainData): Trainer['config'] {
   need(Number.isFinite(c.weightDecay) && c.weightDecay >= 0, `weight decay must be >= 0, got ${c.weightDecay}`);
   need(Number.isInteger(c.logEvery) && c.logEvery >= 1, `logEvery must be a positive integer, got ${c.logEvery}`);
   need(data.train.n >= 1, 'the training set is empty');
-  need(data.clean.n >= 1 || !METHOD_PLANS[c.method].usesValidation, `method ${c.method} needs a clean validation set`);
+  need(data.clean.n >= 1 || !usesCleanSet(c.method), `method ${c.method} needs a clean set`);
   const valBatch = c.valBatch ?? Math.min(data.clean.n, c.batch);
   need(Number.isInteger(valBatch) && valBatch >= 1, `valBatch must be a positive integer, got ${valBatch}`);
   const keep = c.hardMiningKeep ?? 0.5;
   const alpha = c.lookaheadAlpha ?? 1;
   need(Number.isFinite(alpha) && alpha > 0, `the lookahead step size must be a positive number, got ${alpha}`);
   need(keep > 0 && keep <= 1, `hardMiningKeep must be in (0, 1], got ${keep}`);
-  const ft = c.finetuneSteps ?? (c.method === 'finetune' ? Math.max(1, Math.round(c.steps / 10)) : 0);
+  const phases = methodDecl(c.method).phases.length;
+  const ft = c.finetuneSteps ?? (phases > 1 ? Math.max(1, Math.round(c.steps / 10)) : 0);
   need(Number.isInteger(ft) && ft >= 0 && ft <= c.steps, `finetuneSteps must be an integer in [0, steps], got ${ft}`);
   if (c.lrDecay) need(c.lrDecay.factor > 0 && c.lrDecay.atSteps.every((s) => Number.isInteger(s) && s >= 0), 'lrDecay needs a positive factor and integer steps');
+  const path = c.l2rwPath ?? 'auto';
+  need(['auto', 'fast', 'general'].includes(path), `l2rwPath must be 'auto', 'fast' or 'general', got ${path}`);
   return {
     ...c,
     valBatch,
@@ -437,7 +523,7 @@ function validateConfig(c: TrainConfig, data: TrainData): Trainer['config'] {
     lookaheadAlpha: alpha,
     finetuneSteps: ft,
     indexChunk: c.indexChunk ?? 200,
+    l2rwPath: path,
     lrDecay: c.lrDecay,
   };
 }
-

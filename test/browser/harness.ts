@@ -30,7 +30,19 @@ export const CHROME_FLAGS: readonly string[] = [
 ];
 
 /** What the demo and the kernel-check page are built from. */
-const BUILD_INPUTS = ['src', 'demo', 'test/reference', 'test/helpers', 'test/browser/kernel-checks.ts', 'test/browser/check-groups.ts', 'test/browser/vitest-stub.ts', 'vite.config.ts', 'package.json'];
+const BUILD_INPUTS = [
+  'src',
+  'demo',
+  'test/reference',
+  'test/helpers',
+  'test/kernels/checks',
+  'test/browser/kernel-checks.ts',
+  'test/browser/engine-checks.ts',
+  'test/browser/check-groups.ts',
+  'test/browser/vitest-stub.ts',
+  'vite.config.ts',
+  'package.json',
+];
 
 function newestMtime(p: string): number {
   if (!existsSync(p)) return 0;

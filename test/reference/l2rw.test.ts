@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelSpec } from '../../src/train/spec';
-import { lenetSpec, mlpSpec, numClasses, size3 } from '../../src/train/spec';
+import { lenetSpec, mlpSpec } from '../../src/train/models';
+import { numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
 import { Rng } from '../../src/util/rng';
+import { activationPattern as patternOf } from './graph';
 import { alignments, epsGradFiniteDiff, initParams, l2rwStep, l2rwWeights, perExampleGrads, plainStep, sgdMomentumStep, validationGrad } from './l2rw';
 import { batchExample, batchGrad, batchLoss, forward, kinkMargin, paramOffsets } from './network';
 import { tinyConv, tinyMlp } from '../helpers/specs';
-
-
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
@@ -23,13 +22,7 @@ interface Problem {
 }
 
 function activationPattern(spec: ModelSpec, theta: ArrayLike<number>, x: ArrayLike<number>): string {
-  const parts: string[] = [];
-  for (const t of forward(spec, theta, x).trace) {
-    const s = t.layer.spec;
-    if (s.kind === 'maxpool2') parts.push(Array.from(t.argmax!).join(','));
-    else if (s.relu) parts.push(Array.from(t.pre, (v) => (v > 0 ? '1' : '0')).join(''));
-  }
-  return parts.join('|');
+  return patternOf(forward(spec, theta, x));
 }
 
 /**
@@ -43,7 +36,7 @@ function smoothProblem(
   m: number,
   labels: { train?: number[]; val?: number[] } = {},
 ): Problem {
-  const d = size3(spec.input);
+  const d = shapeSize(spec.input);
   const K = numClasses(spec);
   const trainClasses = labels.train ?? Array.from({ length: K }, (_, k) => k);
   const valClasses = labels.val ?? Array.from({ length: K }, (_, k) => k);
@@ -130,7 +123,7 @@ describe('alignments s_i = <∇f_i, g> match finite differences of the lookahead
       [lenetSpec(3, 'lenet5', [1, 12, 12]), 8],
     ] as const) {
       const rng = new Rng(seed);
-      const d = size3(spec.input);
+      const d = shapeSize(spec.input);
       const theta = initParams(spec, rng, { biasStd: 0.1 });
       const n = 7;
       const m = 3;
@@ -223,7 +216,7 @@ describe('l2rwStep', () => {
 
   it('mixed signs: w ≥ 0 sums to 1, grad = Σ w_i ∇f_i, and a small step lowers the validation loss', () => {
     const spec = tinyConv;
-    const d = size3(spec.input);
+    const d = shapeSize(spec.input);
     const rng = new Rng(31);
     const theta = initParams(spec, rng, { biasStd: 0.1 });
     const m = 3;

@@ -4,10 +4,15 @@
 //   w̃_i = max(s_i, 0),  w = w̃ / (Σ w̃ + δ(Σ w̃))        (α > 0 cancels in the normalisation)
 //   grad = Σ_i w_i ∇f_i(θ),  then SGD with momentum and weight decay (PyTorch convention).
 
+// Every function evaluates batches together through the graph interpreter (./graph.ts), so they are
+// exact for models with ops that couple the examples of a batch: f_i is then a function of the whole
+// batch, ∇f_i is a backward pass of f_i alone through it, and L_g evaluates the validation batch together.
+
 import type { ModelSpec } from '../../src/train/spec';
-import { resolveModel } from '../../src/train/spec';
 import type { Rng } from '../../src/util/rng';
-import { batchExample, batchGrad, batchLoss, batchSize, exampleGrad, thetaLength } from './network';
+import { batchGrad, batchLoss, perExampleGrads, resolved, thetaLength } from './graph';
+
+export { perExampleGrads } from './graph';
 
 export interface SgdOptions {
   lr: number;
@@ -20,15 +25,6 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
-}
-
-/** ∇f_i(θ) for every example of a flat batch. */
-export function perExampleGrads(spec: ModelSpec, theta: ArrayLike<number>, X: ArrayLike<number>, Y: ArrayLike<number>): Float64Array[] {
-  const n = batchSize(X, spec);
-  if (Y.length !== n) throw new Error(`${Y.length} labels for ${n} examples`);
-  const out: Float64Array[] = [];
-  for (let i = 0; i < n; i++) out.push(exampleGrad(spec, theta, batchExample(X, i, spec), Y[i]));
-  return out;
 }
 
 /** g = ∇ (1/m) Σ_j f^v_j(θ), the clean validation gradient. */
@@ -147,22 +143,28 @@ export function plainStep(
 }
 
 /**
- * Reference initialisation for tests: He-normal weights (std sqrt(2 / fan_in), fan_in = C·R·S for conv,
- * `in` for dense), biases N(0, biasStd²) (zero by default). Only for getting random θ in tests.
+ * Reference initialisation for tests: every parameter declared with init 'fan_in' is He-normal
+ * (std sqrt(2 / fan_in), fan_in = size / shape[0]: C·R·R for conv2d, D for dense), whatever follows it;
+ * 'zeros' tensors (biases) are N(0, biasStd²) (zero by default); 'ones' tensors are 1. Only for
+ * getting random θ in tests (the engine initialises on its own).
  */
 export function initParams(spec: ModelSpec, rng: Rng, opts: { biasStd?: number } = {}): Float64Array {
   const biasStd = opts.biasStd ?? 0;
   const theta = new Float64Array(thetaLength(spec));
   let off = 0;
-  for (const layer of resolveModel(spec)) {
-    if (layer.params.length === 0) continue;
-    const [wt, bs] = layer.params;
-    const fanIn = wt.size / wt.shape[0];
-    const std = Math.sqrt(2 / fanIn);
-    for (let j = 0; j < wt.size; j++) theta[off + j] = rng.normal() * std;
-    off += wt.size;
-    for (let j = 0; j < bs.size; j++) theta[off + j] = biasStd === 0 ? 0 : rng.normal() * biasStd;
-    off += bs.size;
+  for (const node of resolved(spec).nodes) {
+    for (const p of node.params) {
+      const t = theta.subarray(off, off + p.size);
+      if (p.init === 'fan_in') {
+        const std = Math.sqrt(2 / (p.size / p.shape[0]));
+        for (let j = 0; j < p.size; j++) t[j] = rng.normal() * std;
+      } else if (p.init === 'zeros') {
+        if (biasStd !== 0) for (let j = 0; j < p.size; j++) t[j] = rng.normal() * biasStd;
+      } else {
+        t.fill(1);
+      }
+      off += p.size;
+    }
   }
   return theta;
 }

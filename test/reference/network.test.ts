@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelSpec } from '../../src/train/spec';
-import { lenetSpec, numClasses, paramCount, resolveModel, size3 } from '../../src/train/spec';
+import { GraphBuilder, lenetSpec } from '../../src/train/models';
+import { INPUT, numClasses, paramCount, resolveModel, shapeSize, type ModelSpec } from '../../src/train/spec';
 import { Rng } from '../../src/util/rng';
+import { activationPattern as patternOf } from './graph';
 import { initParams } from './l2rw';
+import type { Maxpool2Saved } from './ops/maxpool2';
 import {
   batchExample,
   batchGrad,
@@ -24,21 +26,15 @@ import { tinyConv, tinyMlp } from '../helpers/specs';
 // ---------------------------------------------------------------------------------------------
 // Models under test.
 
-
-
 // Caffe-LeNet shape scaled down to 12x12: conv (no ReLU), pool, conv (no ReLU), pool, dense ReLU, dense.
-const lenetSmall: ModelSpec = {
-  name: 'lenet-small',
-  input: [1, 12, 12],
-  layers: [
-    { kind: 'conv', outChannels: 4, kernel: 3, relu: false }, // 4x10x10
-    { kind: 'maxpool2' }, // 4x5x5
-    { kind: 'conv', outChannels: 6, kernel: 2, relu: false }, // 6x4x4
-    { kind: 'maxpool2' }, // 6x2x2
-    { kind: 'dense', out: 16, relu: true },
-    { kind: 'dense', out: 3, relu: false },
-  ],
-};
+const lenetSmall: ModelSpec = (() => {
+  const g = new GraphBuilder('lenet-small', [1, 12, 12]);
+  let x = g.node('maxpool2', g.node('conv2d', INPUT, { channels: 4, kernel: 3 })); // 4x10x10 -> 4x5x5
+  x = g.node('maxpool2', g.node('conv2d', x, { channels: 6, kernel: 2 })); // 6x4x4 -> 6x2x2
+  x = g.node('relu', g.node('dense', g.node('flatten', x), { units: 16 }));
+  g.node('dense', x, { units: 3 }, 'logits');
+  return g.build();
+})();
 
 // The spec.ts LeNet-5 variant (ReLU after the convolutions, padded first conv) on 12x12 inputs.
 const lenet5Small = lenetSpec(3, 'lenet5', [1, 12, 12]);
@@ -47,18 +43,12 @@ const lenet5Small = lenetSpec(3, 'lenet5', [1, 12, 12]);
 // Helpers.
 
 function randomExample(spec: ModelSpec, rng: Rng): Float64Array {
-  return Float64Array.from({ length: size3(spec.input) }, () => rng.normal());
+  return Float64Array.from({ length: shapeSize(spec.input) }, () => rng.normal());
 }
 
 /** The non-smooth choices of a forward pass: ReLU masks and pool selections. */
 function activationPattern(spec: ModelSpec, theta: ArrayLike<number>, x: ArrayLike<number>): string {
-  const parts: string[] = [];
-  for (const t of forward(spec, theta, x).trace) {
-    const s = t.layer.spec;
-    if (s.kind === 'maxpool2') parts.push(Array.from(t.argmax!).join(','));
-    else if (s.relu) parts.push(Array.from(t.pre, (v) => (v > 0 ? '1' : '0')).join(''));
-  }
-  return parts.join('|');
+  return patternOf(forward(spec, theta, x));
 }
 
 /**
@@ -128,13 +118,15 @@ describe('parameter layout', () => {
   it('offsets are dense, in resolveModel order, weight then bias', () => {
     for (const spec of [tinyMlp, tinyConv, lenetSmall, lenet5Small, lenetSpec(10)]) {
       const offs = paramOffsets(spec);
-      const expected = resolveModel(spec).flatMap((l) => l.params);
-      expect(offs.map((p) => p.name)).toEqual(expected.map((p) => p.name));
+      const expected = resolveModel(spec).nodes.flatMap((n) => n.params);
+      expect(offs.map((p) => p.name)).toEqual(expected.map((p) => p.fullName));
       expect(offs.map((p) => p.shape)).toEqual(expected.map((p) => p.shape));
+      // Per node: weight, then bias.
+      for (const n of resolveModel(spec).nodes) if (n.params.length) expect(n.params.map((p) => p.name)).toEqual(['weight', 'bias']);
       let off = 0;
       for (const p of offs) {
         expect(p.offset).toBe(off);
-        expect(p.size).toBe(size3(p.shape));
+        expect(p.size).toBe(shapeSize(p.shape));
         off += p.size;
       }
       expect(off).toBe(paramCount(spec));
@@ -143,12 +135,12 @@ describe('parameter layout', () => {
     // Caffe LeNet on MNIST: 520 + 25050 + 400500 + 5010.
     expect(thetaLength(lenetSpec(10))).toBe(431080);
     expect(paramOffsets(tinyMlp).map((p) => [p.name, p.offset, p.size])).toEqual([
-      ['dense0.weight', 0, 35],
-      ['dense0.bias', 35, 7],
-      ['dense1.weight', 42, 21],
-      ['dense1.bias', 63, 3],
-      ['dense2.weight', 66, 9],
-      ['dense2.bias', 75, 3],
+      ['dense1.weight', 0, 35],
+      ['dense1.bias', 35, 7],
+      ['dense2.weight', 42, 21],
+      ['dense2.bias', 63, 3],
+      ['logits.weight', 66, 9],
+      ['logits.bias', 75, 3],
     ]);
   });
 
@@ -156,9 +148,10 @@ describe('parameter layout', () => {
     const spec: ModelSpec = {
       name: 'layout',
       input: [2, 3, 4],
-      layers: [
-        { kind: 'conv', outChannels: 2, kernel: 2, relu: false }, // 2x2x3
-        { kind: 'dense', out: 3, relu: false },
+      nodes: [
+        { id: 'conv', op: 'conv2d', inputs: [INPUT], attrs: { channels: 2, kernel: 2 } }, // 2x2x3
+        { id: 'flat', op: 'flatten', inputs: ['conv'] },
+        { id: 'logits', op: 'dense', inputs: ['flat'], attrs: { units: 3 } },
       ],
     };
     const [cw, cb, dw, db] = paramOffsets(spec);
@@ -173,7 +166,8 @@ describe('parameter layout', () => {
     theta[dw.offset + 2 * 12 + 11] = 1;
     theta[db.offset + 0] = -3;
     const fwd = forward(spec, theta, x);
-    const conv = fwd.activations[0];
+    const conv = fwd.acts.get('conv')!;
+    expect(Array.from(fwd.acts.get('flat')!)).toEqual(Array.from(conv));
     for (let p = 0; p < 2; p++) for (let q = 0; q < 3; q++) expect(conv[6 + p * 3 + q]).toBe(x[12 + 4 * p + q + 1] + 0.5);
     for (let i = 0; i < 6; i++) expect(conv[i]).toBe(0);
     expect(Array.from(fwd.logits)).toEqual([-3, 0, x[12 + 4 * 1 + 2 + 1] + 0.5]);
@@ -184,14 +178,17 @@ describe('parameter layout', () => {
     for (const spec of [tinyConv, lenetSmall, lenet5Small]) {
       const theta = initParams(spec, rng);
       const fwd = forward(spec, theta, randomExample(spec, rng));
-      resolveModel(spec).forEach((l, i) => expect(fwd.activations[i].length).toBe(size3(l.outShape)));
+      resolveModel(spec).nodes.forEach((n) => expect(fwd.acts.get(n.id)!.length).toBe(shapeSize(n.outShape)));
     }
-    expect(resolveModel(tinyConv).map((l) => l.outShape)).toEqual([
-      [4, 9, 8],
-      [4, 4, 4],
-      [3, 1, 1],
-      [1, 1, 5],
-      [1, 1, 3],
+    expect(resolveModel(tinyConv).nodes.map((n) => [n.op.name, n.outShape])).toEqual([
+      ['conv2d', [4, 9, 8]],
+      ['relu', [4, 9, 8]],
+      ['maxpool2', [4, 4, 4]],
+      ['conv2d', [3, 1, 1]],
+      ['flatten', [3]],
+      ['dense', [5]],
+      ['relu', [5]],
+      ['dense', [3]],
     ]);
   });
 });
@@ -212,12 +209,20 @@ describe('max pooling', () => {
   });
 
   it('ties on a model input route the whole signal to one element', () => {
-    const spec: ModelSpec = { name: 'pool-first', input: [1, 4, 4], layers: [{ kind: 'maxpool2' }, { kind: 'dense', out: 3, relu: false }] };
+    const spec: ModelSpec = {
+      name: 'pool-first',
+      input: [1, 4, 4],
+      nodes: [
+        { id: 'pool', op: 'maxpool2', inputs: [INPUT] },
+        { id: 'flat', op: 'flatten', inputs: ['pool'] },
+        { id: 'logits', op: 'dense', inputs: ['flat'], attrs: { units: 3 } },
+      ],
+    };
     const rng = new Rng(11);
     const theta = initParams(spec, rng, { biasStd: 0.1 });
     const x = new Float64Array(16).fill(0.25); // every window fully tied
     const fwd = forward(spec, theta, x);
-    expect(Array.from(fwd.trace[0].argmax!)).toEqual([0, 2, 8, 10]);
+    expect(Array.from((fwd.saved.get('pool') as Maxpool2Saved).argmax)).toEqual([0, 2, 8, 10]);
     // Finite differences in θ agree (the pooled values do not depend on θ).
     checkGradFd(spec, theta, x, 1, sampleCoords(spec, 200, rng));
   });
@@ -245,16 +250,18 @@ describe('exampleGrad matches central finite differences of exampleLoss', () => 
       for (let ch = 0; ch < c; ch++) x.fill(rng.normal(), ch * h * w, (ch + 1) * h * w);
       return x;
     });
-    const pool = forward(tinyConv, p.theta, p.x).trace[1];
-    const conv = pool.input;
+    const poolNode = resolveModel(tinyConv).nodes.find((n) => n.op.name === 'maxpool2')!;
+    const fwd = forward(tinyConv, p.theta, p.x);
+    const conv = fwd.acts.get(poolNode.inputs[0])!; // the first conv's output after its ReLU
+    const pooled = fwd.acts.get(poolNode.id)!;
     // Count pooling windows (conv output 4x9x8, pooled 4x4x4) whose maximum occurs more than once.
     let tiedWindows = 0;
-    for (let o = 0; o < pool.pre.length; o++) {
+    for (let o = 0; o < pooled.length; o++) {
       const c = Math.floor(o / 16);
       const p0 = 2 * Math.floor((o % 16) / 4);
       const q0 = 2 * (o % 4);
       const win = [0, 1, 8, 9].map((d) => conv[c * 72 + p0 * 8 + q0 + d]);
-      if (win.filter((v) => v === pool.pre[o]).length > 1) tiedWindows++;
+      if (win.filter((v) => v === pooled[o]).length > 1) tiedWindows++;
     }
     expect(tiedWindows).toBeGreaterThan(8);
     checkGradFd(tinyConv, p.theta, p.x, p.y, sampleCoords(tinyConv, 200, new Rng(3)));
@@ -281,7 +288,7 @@ describe('losses and batches', () => {
 
   it('batchExample slices float32 and float64 batches exactly', () => {
     const rng = new Rng(7);
-    const d = size3(tinyConv.input);
+    const d = shapeSize(tinyConv.input);
     const X32 = rng.normals(4 * d);
     const X64 = Float64Array.from(X32);
     for (let i = 0; i < 4; i++) {
@@ -299,7 +306,7 @@ describe('losses and batches', () => {
     const spec = tinyConv;
     const n = 5;
     const theta = initParams(spec, rng, { biasStd: 0.1 });
-    const X = rng.normals(n * size3(spec.input));
+    const X = rng.normals(n * shapeSize(spec.input));
     const Y = Int32Array.from({ length: n }, () => rng.int(3));
     const w = Float64Array.from({ length: n }, () => rng.uniform(0, 1));
     let loss = 0;
@@ -330,7 +337,7 @@ describe('losses and batches', () => {
     const spec = lenetSmall;
     const n = 6;
     const theta = initParams(spec, rng, { biasStd: 0.1 });
-    const X = rng.normals(n * size3(spec.input));
+    const X = rng.normals(n * shapeSize(spec.input));
     const logits = batchLogits(spec, theta, X);
     const pred = predict(spec, theta, X);
     for (let i = 0; i < n; i++) {

@@ -1,9 +1,10 @@
 // The L2RW engine on the GPU against the literal float64 Algorithm 1 (explicit per-example gradients).
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu';
-import { lenetSpec, mlpSpec, numClasses, size3, type ModelSpec } from '../../src/train/spec';
+import { lenetSpec, mlpSpec } from '../../src/train/models';
+import { useGramForm } from '../../src/train/ops/dense';
+import { numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
-import { useGramForm } from '../../src/train/network';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
@@ -11,6 +12,8 @@ import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../referenc
 import { tinyConv, tinyMlp } from '../helpers/specs';
 
 const lenet2 = lenetSpec(2);
+/** Both ways the engine computes L2RW (TrainConfig.l2rwPath): they must agree with the reference alike. */
+const PATHS = ['fast', 'general'] as const;
 
 interface Problem {
   theta: Float32Array;
@@ -22,7 +25,7 @@ interface Problem {
 
 function randomProblem(spec: ModelSpec, seed: number, n: number, m: number, opts: { trainClasses?: readonly number[]; flipVal?: boolean } = {}): Problem {
   const rng = new Rng(seed);
-  const d = size3(spec.input);
+  const d = shapeSize(spec.input);
   const K = numClasses(spec);
   const classes = opts.trainClasses ?? Array.from({ length: K }, (_, k) => k);
   const theta = Float32Array.from(initParams(spec, rng, { biasStd: 0.1 }));
@@ -46,7 +49,7 @@ function randomProblem(spec: ModelSpec, seed: number, n: number, m: number, opts
 const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
 
 async function trainerFor(gpu: Gpu, spec: ModelSpec, p: Problem, extra: Partial<TrainConfig> = {}): Promise<Trainer> {
-  const d = size3(spec.input);
+  const d = shapeSize(spec.input);
   const n = p.yf.length;
   const m = p.yg.length;
   return Trainer.create(
@@ -60,7 +63,7 @@ async function trainerFor(gpu: Gpu, spec: ModelSpec, p: Problem, extra: Partial<
 
 /** The problem's training rows in the order the GPU's minibatch took them. */
 function permuted(p: Problem, spec: ModelSpec, idx: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = size3(spec.input);
+  const d = shapeSize(spec.input);
   const X = new Float32Array(idx.length * d);
   idx.forEach((j, i) => X.set(p.Xf.subarray(j * d, (j + 1) * d), i * d));
   return { X, y: Uint32Array.from(idx, (j) => p.yf[j]) };
@@ -84,11 +87,11 @@ describe('epsilon-gradient (steps 5-10): GPU alignments vs float64 per-example g
     ['MLP 40-30-3 (Gram form)', mlpSpec(40, [30], 3), 7, 3, true],
     ['LeNet (Caffe), 28x28, K=2', lenet2, 8, 4, false],
   ];
-  for (const [name, spec, n, m, withFd] of cases) {
-    it(`${name}, n=${n}, m=${m}`, async () => {
+  for (const [name, spec, n, m, withFd] of cases) for (const l2rwPath of PATHS) {
+    it(`${name}, n=${n}, m=${m}, ${l2rwPath} path`, async () => {
       const gpu = await testGpu();
       const p = randomProblem(spec, 11, n, m);
-      const t = await trainerFor(gpu, spec, p);
+      const t = await trainerFor(gpu, spec, p, { l2rwPath });
       await t.trainStep();
       const b = await t.inspectLastBatch();
       const { X, y } = permuted(p, spec, b.indices);
@@ -123,11 +126,11 @@ describe('one whole L2RW step (steps 2-14) matches the literal float64 Algorithm
     ['tiny MLP', tinyMlp, 9, 4],
     ['tiny conv net', tinyConv, 7, 3],
     ['LeNet (Caffe)', lenet2, 8, 4],
-  ] as const) {
-    it(name, async () => {
+  ] as const) for (const l2rwPath of PATHS) {
+    it(`${name}, ${l2rwPath} path`, async () => {
       const gpu = await testGpu();
       const p = randomProblem(spec, 23, n, m);
-      const t = await trainerFor(gpu, spec, p);
+      const t = await trainerFor(gpu, spec, p, { l2rwPath });
       await t.trainStep();
       const b = await t.inspectLastBatch();
       const { X, y } = permuted(p, spec, b.indices);

@@ -1,6 +1,6 @@
 // The baselines run on the same engine: each method's weight rule and sampling, checked on the GPU.
 import { describe, expect, it } from 'vitest';
-import { mlpSpec } from '../../src/train/spec';
+import { mlpSpec } from '../../src/train/models';
 import { IndexStream } from '../../src/train/sampler';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';

@@ -1,0 +1,254 @@
+// conv2d: the float64 references against central finite differences, then the forward (every
+// epilogue), data, filter and bias-gradient kernels (plain and per-example weighted) against them,
+// bindings at offsets, and the wrappers' argument checks.
+import type { Gpu } from '../../../src/gpu/gpu';
+import { Conv2dBackwardData } from '../../../src/kernels/conv2d_backward_data';
+import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
+import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
+import { Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
+import { runDispatches } from '../../../src/kernels/kernel';
+import { Rng } from '../../../src/util/rng';
+import type { Tolerance } from '../../helpers/compare';
+import {
+  conv2dBackwardDataRef,
+  conv2dBackwardFilterRef,
+  conv2dBiasGradRef,
+  conv2dForwardRef,
+  conv2dOutRef,
+  type Conv2dShapeRef,
+} from '../../reference/conv2d';
+import { assertClose, assertEqual, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+
+// fp32 sums of L products of magnitude <= mag: rounding grows like sqrt(L) * mag * 2^-23 for random
+// signs, so atol = 8 sqrt(L) mag 2^-23 covers outputs that cancel towards 0, and rtol 1e-4 covers the
+// rest (every case also passes with both terms 10x tighter, dot lengths up to 4032).
+function tol(dotLength: number, mag: number): Tolerance {
+  return { atol: 8 * Math.sqrt(dotLength) * mag * 2 ** -23, rtol: 1e-4 };
+}
+
+const GUARD = 42;
+const STALE = -777; // pre-filled into outputs: a kernel that skips or accumulates into an element shows it
+
+/** An output buffer of `count` stale floats followed by one guard element. */
+function output(s: Scratch, label: string, count: number): GPUBuffer {
+  const init = new Float32Array(count + 1).fill(STALE);
+  init[count] = GUARD;
+  return s.upload(label, init);
+}
+
+async function readGuarded(gpu: Gpu, buf: GPUBuffer, count: number, what: string): Promise<Float32Array> {
+  const got = await gpu.readF32(buf, count + 1);
+  assertSame(got[count], GUARD, `${what}: guard element past the end was overwritten`);
+  return got.subarray(0, count);
+}
+
+/** Example weights in [0, 2) with every third one exactly 0. */
+function exampleWeights(rng: Rng, N: number): Float32Array {
+  const e = new Float32Array(N);
+  for (let n = 0; n < N; n++) e[n] = n % 3 === 1 ? 0 : 2 * rng.next();
+  return e;
+}
+
+interface Case {
+  name: string;
+  shape: Conv2dShape;
+  epilogues?: Conv2dEpilogue[];
+}
+
+const CASES: Case[] = [
+  { name: 'N=C=K=1, 7x7, 3x3', shape: { N: 1, C: 1, H: 7, W: 7, K: 1, R: 3, S: 3, stride: 1, pad: 0 } },
+  { name: 'pad 1, C=3', shape: { N: 2, C: 3, H: 7, W: 7, K: 4, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['bias', 'bias_relu'] },
+  { name: 'LeNet conv1', shape: { N: 7, C: 1, H: 28, W: 28, K: 20, R: 5, S: 5, stride: 1, pad: 0 }, epilogues: ['bias_relu'] },
+  { name: 'LeNet conv2', shape: { N: 7, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 }, epilogues: ['bias_relu'] },
+  { name: 'stride 2, pad 1, H!=W', shape: { N: 3, C: 3, H: 9, W: 12, K: 5, R: 3, S: 3, stride: 2, pad: 1 } },
+  { name: 'stride 2, pad 2, R!=S, K=33', shape: { N: 2, C: 3, H: 10, W: 7, K: 33, R: 5, S: 3, stride: 2, pad: 2 }, epilogues: ['bias'] },
+  { name: 'K=33, C=3, pad 1', shape: { N: 3, C: 3, H: 13, W: 13, K: 33, R: 3, S: 3, stride: 1, pad: 1 } },
+  { name: 'stride 3, R=2 S=4, C=5', shape: { N: 2, C: 5, H: 11, W: 9, K: 7, R: 2, S: 4, stride: 3, pad: 0 } },
+  { name: '1x1 filter, C=7, K=9', shape: { N: 5, C: 7, H: 3, W: 5, K: 9, R: 1, S: 1, stride: 1, pad: 0 } },
+  { name: 'filter = padded input', shape: { N: 2, C: 2, H: 3, W: 4, K: 3, R: 5, S: 6, stride: 1, pad: 1 } },
+];
+
+function label(sh: Conv2dShape): string {
+  return `x[${sh.N},${sh.C},${sh.H},${sh.W}] w[${sh.K},${sh.C},${sh.R},${sh.S}] stride ${sh.stride} pad ${sh.pad}`;
+}
+
+// The scalar L = sum_n e[n] sum dy[n] * (conv(x,w)[n] + b) is linear in each of x, w, b, so central
+// differences are exact up to float64 rounding of L (~1e-16 |L| / h): 1e-6 relative is ample.
+const FD_TOL = { atol: 1e-6, rtol: 1e-6 };
+const FD_H = 1e-6;
+const FD_SHAPES: Conv2dShapeRef[] = [
+  { N: 1, C: 1, H: 7, W: 7, K: 1, R: 3, S: 3, stride: 1, pad: 0 },
+  { N: 2, C: 3, H: 7, W: 7, K: 2, R: 3, S: 3, stride: 1, pad: 1 },
+  { N: 2, C: 2, H: 9, W: 12, K: 3, R: 3, S: 3, stride: 2, pad: 1 },
+  { N: 3, C: 2, H: 10, W: 7, K: 2, R: 5, S: 3, stride: 2, pad: 2 },
+  { N: 2, C: 2, H: 11, W: 9, K: 2, R: 2, S: 4, stride: 3, pad: 0 },
+];
+
+const referenceChecks: KernelCheck[] = FD_SHAPES.map((sh) =>
+  cpuCheck(`float64 references against central finite differences: ${label(sh)}`, () => {
+    const h = FD_H;
+    const rng = new Rng(sh.H * 100 + sh.W * 10 + sh.stride);
+    const { P, Q } = conv2dOutRef(sh);
+    const x = Float64Array.from(rng.normals(sh.N * sh.C * sh.H * sh.W));
+    const w = Float64Array.from(rng.normals(sh.K * sh.C * sh.R * sh.S));
+    const b = Float64Array.from(rng.normals(sh.K));
+    const dy = Float64Array.from(rng.normals(sh.N * sh.K * P * Q));
+    const e = Float64Array.from({ length: sh.N }, (_, n) => (n === 1 ? 0 : 0.5 + rng.next()));
+    const loss = (xx: Float64Array, ww: Float64Array, bb: Float64Array, ee: ArrayLike<number> | null) => {
+      const y = conv2dForwardRef(xx, ww, bb, sh, 'bias');
+      const PQK = sh.K * P * Q;
+      let l = 0;
+      for (let i = 0; i < y.length; i++) l += (ee ? ee[Math.floor(i / PQK)] : 1) * dy[i] * y[i];
+      return l;
+    };
+    const fd = (v: Float64Array, ee: ArrayLike<number> | null) => {
+      const g = new Float64Array(v.length);
+      for (let i = 0; i < v.length; i++) {
+        const keep = v[i];
+        v[i] = keep + h;
+        const up = loss(x, w, b, ee);
+        v[i] = keep - h;
+        const down = loss(x, w, b, ee);
+        v[i] = keep;
+        g[i] = (up - down) / (2 * h);
+      }
+      return g;
+    };
+    assertClose(conv2dBackwardDataRef(dy, w, sh), fd(x, null), FD_TOL, 'dx');
+    assertClose(conv2dBackwardFilterRef(x, dy, sh), fd(w, null), FD_TOL, 'dw');
+    assertClose(conv2dBackwardFilterRef(x, dy, sh, e), fd(w, e), FD_TOL, 'dw weighted');
+    assertClose(conv2dBiasGradRef(dy, sh), fd(b, null), FD_TOL, 'db');
+    assertClose(conv2dBiasGradRef(dy, sh, e), fd(b, e), FD_TOL, 'db weighted');
+  }),
+);
+
+const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
+  gpuCheck(`${name}: ${label(sh)}`, async (gpu, s) => {
+    const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
+    const { P, Q } = conv2dOutputShape(sh);
+    assertEqual(conv2dOutRef(sh), { P, Q }, 'output shape against the reference');
+    const nx = sh.N * sh.C * sh.H * sh.W;
+    const nw = sh.K * sh.C * sh.R * sh.S;
+    const ny = sh.N * sh.K * P * Q;
+    const x = rng.normals(nx);
+    const w = rng.normals(nw, 0.5);
+    const bias = rng.normals(sh.K);
+    const dy = rng.normals(ny);
+    const ex = exampleWeights(rng, sh.N);
+    const bx = s.upload('x', x);
+    const bw = s.upload('w', w);
+    const bb = s.upload('bias', bias);
+    const bdy = s.upload('dy', dy);
+    const bex = s.upload('ex', ex);
+
+    // forward, every epilogue asked for
+    const crs = sh.C * sh.R * sh.S;
+    for (const epi of ['none', ...epilogues] as Conv2dEpilogue[]) {
+      const conv = await Conv2dForward.create(gpu, { epilogue: epi });
+      const by = output(s, `y.${epi}`, ny);
+      runDispatches(gpu, [conv.plan(bx, bw, epi === 'none' ? null : bb, by, sh)]);
+      const got = await readGuarded(gpu, by, ny, `forward ${epi}`);
+      const ref = conv2dForwardRef(x, w, epi === 'none' ? null : bias, sh, epi);
+      assertClose(got, ref, tol(crs + 1, Math.max(maxAbs(x) * maxAbs(w), maxAbs(bias))), `forward ${epi} ${name}`);
+    }
+
+    // data gradient
+    const bdx = output(s, 'dx', nx);
+    runDispatches(gpu, [(await Conv2dBackwardData.create(gpu)).plan(bdy, bw, bdx, sh)]);
+    assertClose(
+      await readGuarded(gpu, bdx, nx, 'backward data'),
+      conv2dBackwardDataRef(dy, w, sh),
+      tol(sh.K * sh.R * sh.S, maxAbs(dy) * maxAbs(w)),
+      `backward data ${name}`,
+    );
+
+    // filter and bias gradients, plain and per-example weighted
+    for (const weighted of [false, true]) {
+      const e = weighted ? ex : null;
+      const tag = weighted ? 'weighted' : 'plain';
+      const bdw = output(s, `dw.${tag}`, nw);
+      const bdb = output(s, `db.${tag}`, sh.K);
+      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: weighted });
+      const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: weighted });
+      runDispatches(gpu, [filt.plan(bx, bdy, weighted ? bex : null, bdw, sh), bgrad.plan(bdy, weighted ? bex : null, bdb, sh)]);
+      const eMax = weighted ? maxAbs(ex) : 1;
+      assertClose(
+        await readGuarded(gpu, bdw, nw, `backward filter ${tag}`),
+        conv2dBackwardFilterRef(x, dy, sh, e),
+        tol(sh.N * P * Q, maxAbs(dy) * maxAbs(x) * eMax),
+        `backward filter ${tag} ${name}`,
+      );
+      assertClose(await readGuarded(gpu, bdb, sh.K, `bias grad ${tag}`), conv2dBiasGradRef(dy, sh, e), tol(sh.N * P * Q, maxAbs(dy) * eMax), `bias grad ${tag} ${name}`);
+    }
+  }),
+);
+
+export const conv2dChecks: CheckGroup = {
+  group: 'conv2d',
+  checks: [
+    ...referenceChecks,
+    ...kernelChecks,
+
+    gpuCheck('bindings at 256-byte offsets, dy with infinities in a zero-weight example', async (gpu, s) => {
+      const sh: Conv2dShape = { N: 3, C: 2, H: 6, W: 5, K: 5, R: 3, S: 2, stride: 1, pad: 1 };
+      const rng = new Rng(99);
+      const { P, Q } = conv2dOutputShape(sh);
+      const nx = sh.N * sh.C * sh.H * sh.W;
+      const nw = sh.K * sh.C * sh.R * sh.S;
+      const ny = sh.N * sh.K * P * Q;
+      const x = rng.normals(nx);
+      const w = rng.normals(nw);
+      const dy = rng.normals(ny);
+      const ex = Float32Array.from([0.7, 0, 1.3]);
+      dy.fill(Infinity, sh.K * P * Q, 2 * sh.K * P * Q); // all of example 1, whose weight is 0
+      // Each tensor sits 64 floats (256 bytes) into its buffer, behind distinct junk.
+      const OFF = 64;
+      const place = (l: string, d: Float32Array) => {
+        const a = new Float32Array(OFF + d.length + 1).fill(1e6);
+        a.set(d, OFF);
+        a[OFF + d.length] = GUARD;
+        return s.upload(l, a);
+      };
+      const ref = (b: GPUBuffer, n: number) => ({ buffer: b, offset: OFF * 4, size: n * 4 });
+      const bx = place('x', x);
+      const bw = place('w', w);
+      const bdy = place('dy', dy);
+      const bex = place('ex', ex);
+      const by = place('y', new Float32Array(ny).fill(STALE));
+      const bdw = place('dw', new Float32Array(nw).fill(STALE));
+      const bdb = place('db', new Float32Array(sh.K).fill(STALE));
+      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
+      const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: true });
+      const conv = await Conv2dForward.create(gpu);
+      runDispatches(gpu, [
+        conv.plan(ref(bx, nx), ref(bw, nw), null, ref(by, ny), sh),
+        filt.plan(ref(bx, nx), ref(bdy, ny), ref(bex, 3), ref(bdw, nw), sh),
+        bgrad.plan(ref(bdy, ny), ref(bex, 3), ref(bdb, sh.K), sh),
+      ]);
+      const read = async (b: GPUBuffer, n: number, what: string) => {
+        const all = await gpu.readF32(b, OFF + n + 1);
+        assertSame(all[OFF - 1], 1e6, `${what}: the element before the binding`);
+        assertSame(all[OFF + n], GUARD, `${what}: the guard after the binding`);
+        return all.subarray(OFF, OFF + n);
+      };
+      const npq = sh.N * P * Q;
+      assertClose(await read(by, ny, 'y'), conv2dForwardRef(x, w, null, sh), tol(sh.C * sh.R * sh.S, maxAbs(x) * maxAbs(w)), 'forward at offset');
+      const finite = dy.map((v) => (Number.isFinite(v) ? v : 0));
+      assertClose(await read(bdw, nw, 'dw'), conv2dBackwardFilterRef(x, dy, sh, ex), tol(npq, maxAbs(finite) * maxAbs(x) * 1.3), 'dw at offset');
+      assertClose(await read(bdb, sh.K, 'db'), conv2dBiasGradRef(dy, sh, ex), tol(npq, maxAbs(finite) * 1.3), 'db at offset');
+    }),
+
+    gpuCheck('rejects a bias for the plain epilogue and a missing ex_weight buffer', async (gpu, s) => {
+      const sh: Conv2dShape = { N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, S: 3, stride: 1, pad: 0 };
+      const b = s.buffer('tmp', 64);
+      assertThrows(() => conv2dOutputShape({ ...sh, R: 5 }), /does not fit/, 'a filter larger than the padded input');
+      assertThrows(() => conv2dOutputShape({ ...sh, stride: 0 }), /stride/, 'stride 0');
+      const plain = await Conv2dForward.create(gpu);
+      assertThrows(() => plain.plan(b, b, b, b, sh), /takes no bias/, 'a bias for the plain epilogue');
+      const fused = await Conv2dForward.create(gpu, { epilogue: 'bias_relu' });
+      assertThrows(() => fused.plan(b, b, null, b, sh), /needs a bias/, 'bias_relu without a bias');
+      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
+      assertThrows(() => filt.plan(b, b, null, b, sh), /ex_weight/, 'exWeights without ex_weight');
+    }),
+  ],
+};

@@ -1,0 +1,192 @@
+// matmul: every transpose x epilogue (x kScale) variant on shapes that exercise partial edge blocks,
+// the ReLU clamp, bindings at offsets, re-recording a planned dispatch, and plan()'s argument checks.
+import type { Gpu } from '../../../src/gpu/gpu';
+import { runDispatches } from '../../../src/kernels/kernel';
+import { MATMUL_TILING, Matmul, type MatmulOptions } from '../../../src/kernels/matmul';
+import { Rng } from '../../../src/util/rng';
+import { matmulRef } from '../../reference/matmul';
+import { assert, assertClose, assertSame, assertThrows, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+
+type Shape = { m: number; n: number; k: number };
+
+const SHAPES: Shape[] = [
+  { m: 1, n: 1, k: 1 },
+  { m: 7, n: 33, k: 100 },
+  { m: 33, n: 7, k: 257 },
+  { m: 100, n: 257, k: 33 },
+  { m: 64, n: 64, k: 64 },
+  { m: 65, n: 63, k: 129 },
+  { m: 37, n: 45, k: 1 },
+  // One invocation's block plus a row and a column: the last block holds a single valid element.
+  { m: MATMUL_TILING.blockM + 1, n: MATMUL_TILING.blockN + 1, k: 17 },
+  // A row of blocks one column wider than a workgroup's span: the second row starts mid-workgroup.
+  { m: 2 * MATMUL_TILING.blockM + 3, n: MATMUL_TILING.workgroup * MATMUL_TILING.blockN + 1, k: 5 },
+];
+
+const EPILOGUES = ['none', 'bias', 'bias_relu'] as const;
+const GUARD = 1234.5;
+
+// fp32 sum of k products of N(0,1)-sized values: rounding error grows like sqrt(k) * 2^-24 times the
+// size of the partial sums (cancellation leaves results ~sqrt(k), far below the sum of |terms|), so
+// atol = 4 * sqrt(k) * max|a| * max|b| * max|s| * 2^-23; the worst element over all cases here uses
+// under a tenth of it. rtol covers the bias add and the final rounding of large results.
+function tolerance(k: number, maxTerm: number) {
+  return { atol: 4 * Math.sqrt(k) * maxTerm * 2 ** -23, rtol: 1e-5 };
+}
+
+interface Case {
+  opts: MatmulOptions;
+  shape: Shape;
+  seed: number;
+}
+
+/** Uploads random inputs, runs one product and returns got vs reference (C read with its guard). */
+async function runCase(gpu: Gpu, s: Scratch, mm: Matmul, { opts, shape, seed }: Case) {
+  const { m, n, k } = shape;
+  const rng = new Rng(seed);
+  const a = rng.normals(m * k);
+  const b = rng.normals(k * n);
+  const bias = rng.normals(n);
+  const kscale = new Float32Array(k).map(() => rng.uniform(0, 2));
+  const usesBias = (opts.epilogue ?? 'none') !== 'none';
+  const cInit = new Float32Array(m * n + 1).fill(-77);
+  cInit[m * n] = GUARD;
+  const ba = s.upload('a', a);
+  const bb = s.upload('b', b);
+  const bc = s.upload('c', cInit);
+  const bbias = usesBias ? s.upload('bias', bias) : undefined;
+  const bscale = opts.kScale ? s.upload('kscale', kscale) : undefined;
+  runDispatches(gpu, [mm.plan(ba, bb, bc, shape, { bias: bbias, kscale: bscale })]);
+  const got = await gpu.readF32(bc, m * n + 1);
+  s.release(); // this case's buffers (the check's scratch holds nothing else at this point)
+  const ref = matmulRef(a, b, shape, {
+    transA: opts.transA,
+    transB: opts.transB,
+    bias: usesBias ? bias : undefined,
+    relu: opts.epilogue === 'bias_relu',
+    kscale: opts.kScale ? kscale : undefined,
+  });
+  const tol = tolerance(k, maxAbs(a) * maxAbs(b) * (opts.kScale ? maxAbs(kscale) : 1));
+  return { got, ref, tol };
+}
+
+function describeOpts(o: MatmulOptions): string {
+  return `tA=${+!!o.transA} tB=${+!!o.transB} ${o.epilogue ?? 'none'}${o.kScale ? ' kScale' : ''}`;
+}
+
+// Every transpose x epilogue pair, with and without kScale where B is not transposed (the layouts of
+// the weighted weight gradient dyᵀ·diag(w)·x). Each variant is a pipeline that lavapipe compiles on
+// first use (~1 s), which is what bounds this list.
+const VARIANTS: MatmulOptions[] = [];
+for (const transA of [false, true]) {
+  for (const transB of [false, true]) {
+    for (const epilogue of EPILOGUES) {
+      for (const kScale of transB ? [false] : [false, true]) VARIANTS.push({ transA, transB, epilogue, kScale });
+    }
+  }
+}
+
+const variantChecks: KernelCheck[] = VARIANTS.map((opts, vi) =>
+  gpuCheck(describeOpts(opts), async (gpu, s) => {
+    const mm = await Matmul.create(gpu, opts);
+    for (const [si, shape] of SHAPES.entries()) {
+      const { got, ref, tol } = await runCase(gpu, s, mm, { opts, shape, seed: 1000 * vi + si });
+      const { m, n, k } = shape;
+      assertClose(got.subarray(0, m * n), ref, tol, `${describeOpts(opts)} ${m}x${n}x${k}`);
+      assertSame(got[m * n], GUARD, `guard after C (${m}x${n}x${k})`);
+    }
+  }),
+);
+
+export const matmulChecks: CheckGroup = {
+  group: 'matmul',
+  checks: [
+    ...variantChecks,
+
+    gpuCheck('bias_relu clamps negative sums to exactly zero and keeps positive ones', async (gpu, s) => {
+      const mm = await Matmul.create(gpu, { epilogue: 'bias_relu' });
+      const shape = { m: 40, n: 50, k: 30 };
+      const { got, ref } = await runCase(gpu, s, mm, { opts: { epilogue: 'bias_relu' }, shape, seed: 7 });
+      let zeros = 0;
+      for (let i = 0; i < ref.length; i++) {
+        if (ref[i] === 0) {
+          assertSame(got[i], 0, `element ${i} (reference clamped to 0)`);
+          zeros++;
+        } else assert(got[i] > 0, `element ${i} (reference ${ref[i]} > 0)`, `got ${got[i]}, expected > 0`);
+      }
+      // Random signs: roughly half the outputs are clamped, so both branches were exercised.
+      assert(zeros > ref.length / 4, 'clamped outputs', `${zeros} of ${ref.length}, expected more than a quarter`);
+      assert(zeros < (3 * ref.length) / 4, 'clamped outputs', `${zeros} of ${ref.length}, expected fewer than three quarters`);
+    }),
+
+    gpuCheck('reads and writes bindings at a 256-byte offset inside larger buffers', async (gpu, s) => {
+      const opts: MatmulOptions = { transA: true, epilogue: 'bias', kScale: true };
+      const mm = await Matmul.create(gpu, opts);
+      const shape = { m: 19, n: 23, k: 29 };
+      const { m, n, k } = shape;
+      const rng = new Rng(99);
+      const a = rng.normals(m * k);
+      const b = rng.normals(k * n);
+      const bias = rng.normals(n);
+      const kscale = new Float32Array(k).map(() => rng.uniform(0, 2));
+      const OFF = 256;
+      const pad = OFF / 4;
+      // NaN around each operand: reading outside its range would poison the result.
+      const embed = (label: string, data: Float32Array, fill = NaN) => {
+        const whole = new Float32Array(pad + data.length + 37).fill(fill);
+        whole.set(data, pad);
+        const buffer = s.upload(label, whole);
+        return { buffer, offset: OFF, size: data.byteLength };
+      };
+      const ra = embed('a', a);
+      const rb = embed('b', b);
+      const rbias = embed('bias', bias);
+      const rscale = embed('kscale', kscale);
+      const rc = embed('c', new Float32Array(m * n), GUARD);
+      runDispatches(gpu, [mm.plan(ra, rb, rc, shape, { bias: rbias, kscale: rscale }, 'offset')]);
+      const whole = await gpu.readF32(rc.buffer);
+      const ref = matmulRef(a, b, shape, { transA: true, bias, kscale });
+      assertClose(whole.subarray(pad, pad + m * n), ref, tolerance(k, maxAbs(a) * maxAbs(b) * 2), 'C at offset');
+      for (let i = 0; i < pad; i++) assertSame(whole[i], GUARD, `element ${i} before C`);
+      for (let i = pad + m * n; i < pad + m * n + 37; i++) assertSame(whole[i], GUARD, `element ${i} after C`);
+    }),
+
+    gpuCheck('one planned dispatch can be recorded again after its inputs change', async (gpu, s) => {
+      const mm = await Matmul.create(gpu, { transB: true });
+      const shape = { m: 9, n: 11, k: 13 };
+      const rng = new Rng(5);
+      const a = rng.normals(shape.m * shape.k);
+      const b1 = rng.normals(shape.k * shape.n);
+      const b2 = rng.normals(shape.k * shape.n);
+      const ba = s.upload('a', a);
+      const bb = s.upload('b', b1);
+      const bc = s.buffer('c', shape.m * shape.n * 4);
+      const d = mm.plan(ba, bb, bc, shape);
+      const tol = tolerance(shape.k, maxAbs(a) * Math.max(maxAbs(b1), maxAbs(b2)));
+      runDispatches(gpu, [d]);
+      assertClose(await gpu.readF32(bc, shape.m * shape.n), matmulRef(a, b1, shape, { transB: true }), tol, 'first recording');
+      gpu.write(bb, b2);
+      runDispatches(gpu, [d]);
+      assertClose(await gpu.readF32(bc, shape.m * shape.n), matmulRef(a, b2, shape, { transB: true }), tol, 'second recording, new b');
+    }),
+
+    gpuCheck('plan() rejects missing or unexpected extras, bad shapes and short buffers', async (gpu, s) => {
+      const plain = await Matmul.create(gpu);
+      const biased = await Matmul.create(gpu, { epilogue: 'bias_relu' });
+      const scaled = await Matmul.create(gpu, { kScale: true });
+      const buf = s.buffer('x', 4096);
+      const small = s.buffer('small', 16);
+      const shape = { m: 4, n: 4, k: 4 };
+      assertThrows(() => biased.plan(buf, buf, buf, shape), /needs a bias/, 'bias_relu without a bias');
+      assertThrows(() => plain.plan(buf, buf, buf, shape, { bias: buf }), /epilogue is 'none'/, 'a bias for the plain epilogue');
+      assertThrows(() => scaled.plan(buf, buf, buf, shape), /kScale needs/, 'kScale without kscale');
+      assertThrows(() => plain.plan(buf, buf, buf, shape, { kscale: buf }), /without kScale/, 'kscale without kScale');
+      for (const bad of [0, -3, 2.5, NaN]) {
+        assertThrows(() => plain.plan(buf, buf, buf, { ...shape, k: bad }), /k must be a positive integer/, `k = ${bad}`);
+      }
+      assertThrows(() => plain.plan(buf, small, buf, { m: 4, n: 4, k: 4 }), /b holds 16 bytes .* needs 64/, 'short b');
+      assertThrows(() => plain.plan(buf, buf, { buffer: buf, offset: 128 }, shape), /offset 128/, 'c at an unaligned offset');
+      assertThrows(() => biased.plan(buf, buf, buf, { m: 4, n: 8, k: 4 }, { bias: small }), /bias holds 16 bytes/, 'short bias');
+    }),
+  ],
+};

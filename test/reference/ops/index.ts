@@ -1,0 +1,19 @@
+// The float64 reference ops, by op name. The graph interpreter (../graph.ts) looks every node up here.
+// Test-only ops add themselves when their module is imported (./center.ts).
+import { add } from './add';
+import { conv2d } from './conv2d';
+import { dense } from './dense';
+import { flatten } from './flatten';
+import { maxpool2 } from './maxpool2';
+import type { RefOp } from './ref_op';
+import { relu } from './relu';
+
+export type { RefBackward, RefForward, RefNode, RefOp } from './ref_op';
+
+export const REF_OPS: Record<string, RefOp> = { dense, conv2d, relu, maxpool2, flatten, add };
+
+export function refOp(name: string, where: string): RefOp {
+  const op = REF_OPS[name];
+  if (!op) throw new Error(`${where}: no float64 reference for op "${name}" (known: ${Object.keys(REF_OPS).join(', ')})`);
+  return op;
+}
