@@ -9,11 +9,11 @@
 // gives the same task, bit for bit.
 
 import { Rng } from '../util/rng';
-import { MNIST_CLASSES, MNIST_COLS, MNIST_ROWS, toFloat, type Mnist } from './mnist';
+import { MNIST_CLASSES, MNIST_COLS, MNIST_ROWS, type Mnist } from './mnist';
 
+/** A split of a task: which MNIST images (by index) with which labels; the pixels stay in the MNIST
+ * split they come from (trainer_input.ts hands the trainer their bytes). */
 export interface TaskSplit {
-  /** [n, 1, 28, 28] pixels in [0, 1], flattened. */
-  x: Float32Array;
   /** n labels in [0, numClasses). */
   y: Uint32Array;
   n: number;
@@ -88,7 +88,7 @@ function indicesByClass(labels: Uint8Array, k: number): number[][] {
 
 function makeSplit(src: Mnist['train'], idx: number[] | Uint32Array, y: Uint32Array): TaskSplit {
   const sourceIndex = Uint32Array.from(idx);
-  return { x: toFloat(src, sourceIndex), y, n: sourceIndex.length, sourceIndex };
+  return { y, n: sourceIndex.length, sourceIndex };
 }
 
 /** Shuffles (index, label) pairs together. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classCounts, imbalanceTask, noiseTask, toFloat, type Mnist, type Split, type Task } from '../../src/data';
+import { classCounts, imbalanceTask, noiseTask, type Mnist, type Split, type Task } from '../../src/data';
+import { taskTrainData } from '../../src/data/trainer_input';
 
 /**
  * An in-memory MNIST with `perClass[c]` training images of digit c. Pixel 0 and 1 of each image hold
@@ -30,19 +31,22 @@ function synthMnist(trainPerClass: number[], testPerClass: number[]): Mnist {
 // 4s and 9s are the digits the imbalance task uses; other digits are there to be ignored.
 const small = synthMnist([30, 30, 30, 30, 300, 30, 30, 30, 30, 1200], [5, 5, 5, 5, 40, 5, 5, 5, 5, 37]);
 
+/** Every split's images, as the trainer receives them, are the MNIST images its sourceIndex names. */
 function sourceOk(task: Task, mnist: Mnist): void {
-  for (const split of [task.train, task.clean, task.test]) {
-    expect(split.x.length).toBe(split.n * 784);
+  const input = taskTrainData(mnist, task);
+  for (const [split, data] of [[task.train, input.train], [task.clean, input.clean], [task.test, input.test!]] as const) {
+    expect(data.x.length).toBe(split.n * 784);
+    expect(data.n).toBe(split.n);
+    expect(Array.from(data.y)).toEqual(Array.from(split.y));
     expect(split.y.length).toBe(split.n);
     expect(split.sourceIndex.length).toBe(split.n);
     expect(new Set(split.sourceIndex).size).toBe(split.n); // without replacement
     for (let k = 0; k < split.n; k++) {
       const i = split.sourceIndex[k];
-      expect(Math.round(split.x[k * 784] * 255) + 256 * Math.round(split.x[k * 784 + 1] * 255)).toBe(i);
-      expect(split.x[k * 784 + 2]).toBe(1);
+      expect(data.x[k * 784] + 256 * data.x[k * 784 + 1]).toBe(i);
+      expect(data.x[k * 784 + 2]).toBe(255);
     }
   }
-  expect(Array.from(task.train.x.subarray(0, 784 * 3))).toEqual(Array.from(toFloat(mnist.train, task.train.sourceIndex.subarray(0, 3))));
 }
 
 function disjoint(a: Uint32Array, b: Uint32Array): boolean {
@@ -95,7 +99,7 @@ describe('imbalanceTask', () => {
     expect(Array.from(b.train.sourceIndex)).toEqual(Array.from(a.train.sourceIndex));
     expect(Array.from(b.train.y)).toEqual(Array.from(a.train.y));
     expect(Array.from(b.clean.sourceIndex)).toEqual(Array.from(a.clean.sourceIndex));
-    expect(Buffer.from(b.train.x.buffer).equals(Buffer.from(a.train.x.buffer))).toBe(true);
+    expect(Buffer.from(taskTrainData(small, b).train.x.buffer).equals(Buffer.from(taskTrainData(small, a).train.x.buffer))).toBe(true);
     expect(Array.from(c.train.sourceIndex)).not.toEqual(Array.from(a.train.sourceIndex));
     expect(Array.from(c.clean.sourceIndex)).not.toEqual(Array.from(a.clean.sourceIndex));
     // Training order mixes the two classes rather than listing all 4s first.

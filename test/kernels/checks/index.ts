@@ -4,8 +4,10 @@
 import { axpyChecks } from './axpy';
 import type { CheckGroup, KernelCheck } from './check';
 import { conv2dChecks } from './conv2d';
+import { elementwiseChecks } from './elementwise';
 import { matmulChecks } from './matmul';
 import { maxpoolChecks } from './maxpool';
+import { maxpoolTangentChecks } from './maxpool_tangent';
 import { reductionsChecks } from './reductions';
 import { reluBackwardChecks } from './relu_backward';
 import { sgdMomentumChecks } from './sgd_momentum';
@@ -18,7 +20,9 @@ export const KERNEL_CHECKS: readonly CheckGroup[] = [
   matmulChecks,
   conv2dChecks,
   maxpoolChecks,
+  maxpoolTangentChecks,
   reluBackwardChecks,
+  elementwiseChecks,
   softmaxXentChecks,
   reductionsChecks,
   sgdMomentumChecks,
