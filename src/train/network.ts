@@ -242,9 +242,8 @@ export class BatchPlan {
         adds.push(accumulate.plan(scratch, null, target, this.n * shapeSize(this.model.shape(id)), `${c.label}.add${j}`));
         return scratch;
       });
-      if (adds.length > 1 || (adds.length === 1 && e.node.inputs.length > 1 && inSignals.filter((s) => s === this.scratchBuffer).length > 1)) {
-        throw new Error(`${c.label}: two inputs of one node need accumulated signals; not supported yet`);
-      }
+      // One scratch buffer per plan: at most one input of a node can take its signal through it.
+      if (adds.length > 1) throw new Error(`${c.label}: two inputs of one node both need accumulated signals; not supported yet`);
       out.push(...e.program.backward({ ...c, output: this.actOf(e.output), params: this.params(params, e), outSignal, inSignals }), ...adds);
     }
     return this.own(out);
