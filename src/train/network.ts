@@ -86,6 +86,13 @@ export class CompiledModel {
 }
 
 export interface BatchPlanOptions {
+  /**
+   * 'train': batch statistics (the training and validation batches of a step); 'eval': the model
+   * state's running statistics.
+   */
+  mode: 'train' | 'eval';
+  /** The forward pass updates the model state (running statistics): the training batch's plan only. */
+  updatesState?: boolean;
   /** Allocate signal buffers (training and validation batches); evaluation needs only the forward. */
   signals: boolean;
   /** Allocate tangent buffers (the general L2RW path's forward-mode pass). */
@@ -198,6 +205,8 @@ export class BatchPlan {
           params: this.params(params, e),
           state: this.layout.state.refs(state, e.node.id),
           relu: e.fusedRelu,
+          training: this.options.mode === 'train',
+          updateState: this.options.updatesState ?? false,
         }),
       ),
     );
@@ -250,17 +259,17 @@ export class BatchPlan {
   }
 
   /**
-   * Parameter gradients into `grads` (a buffer in the model's layout), from the signals the backward
+   * Parameter gradients into `grads` (a buffer in the model's layout) at `params`, from the signals the backward
    * pass left. `exWeight` [n]: Σ_i w_i ∇f_i built from unit signals (the fast path: no layer couples
    * examples, so example i's signals under loss weight w_i are w_i times its unit signals). null: the
    * signals already carry their loss weights.
    */
-  weightGrads(grads: GPUBuffer, exWeight: BufferRef | null): Dispatch[] {
+  weightGrads(params: GPUBuffer, grads: GPUBuffer, exWeight: BufferRef | null): Dispatch[] {
     this.requireSignals('weight gradients');
     return this.own(
       this.compiled.exec.flatMap((e) =>
         e.program.weightGrads && e.node.params.length
-          ? e.program.weightGrads({ ...this.ctx(e, 'grad'), outSignal: this.sigOf(e.output)!, grads: this.params(grads, e), exWeight })
+          ? e.program.weightGrads({ ...this.ctx(e, 'grad'), params: this.params(params, e), outSignal: this.sigOf(e.output)!, grads: this.params(grads, e), exWeight })
           : [],
       ),
     );

@@ -284,7 +284,7 @@ export class Trainer {
     const seedBase = cfg.seed * 7919 + this.phases.length * 104729;
     const trainSrc = new BatchSource(scope, data, n, decl.sampling, seedBase + 1, chunk, `${name}.train`);
     const sources = [trainSrc];
-    const f = scope.own(new BatchPlan(gpu, compiled, n, { signals: true, tangents: general, label: `${name}.f` }));
+    const f = scope.own(new BatchPlan(gpu, compiled, n, { mode: 'train', updatesState: true, signals: true, tangents: general, label: `${name}.f` }));
     const ones = scope.upload(`${name}.ones`, new Float32Array(n).fill(1));
     const flags = scope.buffer(`${name}.flags`, n * 4);
     const s = scope.buffer(`${name}.alignment`, n * 4);
@@ -314,7 +314,7 @@ export class Trainer {
       m = cfg.valBatch;
       const valSrc = new BatchSource(scope, this.datasets.clean, m, 'shuffle', seedBase + 2, chunk, `${name}.val`);
       sources.push(valSrc);
-      const g = scope.own(new BatchPlan(gpu, compiled, m, { signals: true, label: `${name}.g` }));
+      const g = scope.own(new BatchPlan(gpu, compiled, m, { mode: 'train', signals: true, label: `${name}.g` }));
       valLoss = g.loss;
       const invM = scope.upload(`${name}.invM`, new Float32Array(m).fill(1 / m));
       // 7: θ̂_t = θ_t − α ∇θ_t with ∇θ_t = Σ ε_i ∇f_i = 0 at ε = 0, so θ̂_t = θ_t: nothing to compute.
@@ -329,7 +329,7 @@ export class Trainer {
         ...g.forward(params, state),
         g.lossAndSignal(invM),
         ...g.backward(params),
-        ...g.weightGrads(grads, null),
+        ...g.weightGrads(params, grads, null),
       );
       // 10: ∇ε_i = −α <∇f_i(θ_t), g> = −α s_i. Fast path: per-node alignment of the stored unit signals
       //     with g. General path: s = J·g, one forward-mode pass of the training batch along g.
@@ -346,7 +346,7 @@ export class Trainer {
     //        backward pass. General path: a second backward pass with w as the loss weights.
     group(
       '12,13 weighted grads',
-      ...(general ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(grads, null)] : f.weightGrads(grads, this.weights)),
+      ...(general ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(params, grads, null)] : f.weightGrads(params, grads, this.weights)),
     );
     // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay.
     group('14 sgd', ...this.sgd.map((x) => x.dispatch));
@@ -446,7 +446,7 @@ export class Trainer {
     if (prog) return prog;
     const { gpu, k, model } = this;
     const scope = this.scope.child(`eval.${split}`);
-    this.evalPlan ??= this.scope.own(new BatchPlan(gpu, this.compiled, EVAL_CHUNK, { signals: false, label: 'eval' }));
+    this.evalPlan ??= this.scope.own(new BatchPlan(gpu, this.compiled, EVAL_CHUNK, { mode: 'eval', signals: false, label: 'eval' }));
     const e = this.evalPlan;
     const out = scope.buffer(`eval.${split}.out`, 16);
     const noIndices = scope.buffer(`eval.${split}.noindices`, 16);

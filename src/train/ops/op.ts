@@ -49,6 +49,14 @@ export interface ForwardCtx extends PassCtx {
   state: TensorRefs;
   /** Apply ReLU to the output (a following relu node fused into this one; see OpDef.fusesRelu). */
   relu: boolean;
+  /**
+   * True for training and validation batches: ops with batch statistics use this batch's (and keep
+   * what their backward and tangent passes need in `aux`). False for evaluation: the model state's
+   * running statistics.
+   */
+  training: boolean;
+  /** Update the model state (running statistics) from this batch: the training batch's forward only. */
+  updateState: boolean;
 }
 
 export interface BackwardCtx extends PassCtx {
@@ -63,6 +71,7 @@ export interface BackwardCtx extends PassCtx {
 
 export interface GradCtx extends PassCtx {
   inputs: readonly BufferRef[];
+  params: TensorRefs;
   outSignal: BufferRef;
   /** This node's slots in the gradient buffer (overwritten). */
   grads: TensorRefs;
