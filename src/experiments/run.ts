@@ -3,6 +3,7 @@
 import type { Mnist } from '../data/index';
 import type { Task } from '../data/tasks';
 import type { Gpu } from '../gpu/gpu';
+import { usesValidation } from '../train/methods';
 import { buildModel } from '../train/models';
 import type { ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
@@ -206,6 +207,6 @@ function curvePoint(
     lr,
   };
   if (flagged) point.flagged_weight = mean((s) => s.flaggedWeight);
-  if (c.method === 'l2rw') point.val_batch_loss = mean((s) => s.valLoss);
+  if (usesValidation(c.method)) point.val_batch_loss = mean((s) => s.valLoss);
   return point;
 }

@@ -3,7 +3,7 @@
 import type { Gpu } from '../gpu/gpu';
 import { GpuScope } from '../gpu/scope';
 import { initParams, initState } from './init';
-import { ParamLayout } from './param_layout';
+import { ParamLayout, type ParamLayoutOptions } from './param_layout';
 import type { ModelSpec } from './spec';
 
 export class GpuModel {
@@ -26,8 +26,8 @@ export class GpuModel {
   }
 
   /** A model with seeded initial parameters, or the given dense parameter vector. */
-  static create(gpu: Gpu, spec: ModelSpec, init: { seed: number } | { params: ArrayLike<number> }): GpuModel {
-    const layout = new ParamLayout(spec, gpu.limits.minStorageBufferOffsetAlignment);
+  static create(gpu: Gpu, spec: ModelSpec, init: { seed: number } | { params: ArrayLike<number> }, options: ParamLayoutOptions = {}): GpuModel {
+    const layout = new ParamLayout(spec, gpu.limits.minStorageBufferOffsetAlignment, options);
     const dense = 'seed' in init ? initParams(layout, init.seed) : Float32Array.from(init.params);
     return new GpuModel(gpu, spec, layout, dense);
   }
@@ -51,6 +51,11 @@ export class GpuModel {
 
   writeParams(dense: ArrayLike<number>): void {
     this.gpu.write(this.params, this.layout.pack(dense));
+  }
+
+  /** Replaces the model state (dense, node order: e.g. running statistics from a saved model). */
+  writeState(dense: ArrayLike<number>): void {
+    this.gpu.write(this.state, this.layout.state.pack(dense));
   }
 
   /** Zeroes the momentum (e.g. when fine-tuning starts a new phase). */

@@ -70,6 +70,64 @@ export function lenetSpec(classes: number, variant: LenetVariant = 'caffe', inpu
   return g.build();
 }
 
+export type Shortcut = 'pad' | 'projection';
+
+export interface ResnetOptions {
+  /** Channels of the first stage (the second and third have 2x and 4x); 16 in the paper. */
+  width?: number;
+  /**
+   * How a unit that changes the shape carries its input to the add. 'pad' (default; the paper's
+   * released ResNet-32): 2x2 average pooling with stride 2, then zero channels on both sides.
+   * 'projection': a 1x1 convolution with the unit's stride.
+   */
+  shortcut?: Shortcut;
+}
+
+/**
+ * CIFAR-style pre-activation ResNet-(6n+2) (ResNet-8, 14, 20, 32, ...), as in the paper's released
+ * code: a 3x3 convolution to `width` channels, batch norm, ReLU; three stages of n residual units with
+ * width, 2·width and 4·width channels (stride 2 at the first unit of the second and third stage); each
+ * unit computes BN, ReLU, conv 3x3 (stride), BN, ReLU, conv 3x3 and adds its input (the first unit
+ * starts at its first convolution, its input being already normalised); then BN, ReLU, global average
+ * pooling and a dense layer to the logits. Convolutions have no bias (batch norm follows them).
+ */
+export function resnetSpec(depth: number, classes: number, input: Shape, o: ResnetOptions = {}): ModelSpec {
+  const width = o.width ?? 16;
+  const shortcut = o.shortcut ?? 'pad';
+  if (!Number.isInteger(depth) || depth < 8 || (depth - 2) % 6 !== 0) throw new Error(`a CIFAR ResNet has depth 6n+2 (8, 14, 20, 32, ...), got ${depth}`);
+  checkWidths('ResNet', [classes, width]);
+  if (input.length !== 3) throw new Error(`ResNet needs image inputs [C, H, W], got [${input}]`);
+  if (shortcut !== 'pad' && shortcut !== 'projection') throw new Error(`unknown shortcut "${shortcut}" (expected pad or projection)`);
+  const units = (depth - 2) / 6;
+  const g = new GraphBuilder(`resnet${depth}${width === 16 ? '' : `-w${width}`}${shortcut === 'pad' ? '' : '-proj'}`, input);
+  const conv = (x: string, channels: number, stride: number, kernel = 3) => g.node('conv2d', x, { channels, kernel, stride, pad: kernel === 3 ? 1 : 0, bias: false });
+  const bnRelu = (x: string) => g.node('relu', g.node('batchnorm', x));
+  let x = bnRelu(conv(INPUT, width, 1));
+  let channels = width;
+  for (let stage = 0; stage < 3; stage++) {
+    const out = width << stage;
+    for (let u = 0; u < units; u++) {
+      const stride = stage > 0 && u === 0 ? 2 : 1;
+      const preact = stage === 0 && u === 0 ? x : bnRelu(x);
+      const branch = conv(bnRelu(conv(preact, out, stride)), out, 1);
+      let skip = x;
+      if (stride > 1 || channels !== out) {
+        if (shortcut === 'projection') {
+          skip = conv(x, out, stride, 1);
+        } else {
+          if (stride > 1) skip = g.node('avgpool2', skip);
+          const extra = out - channels;
+          if (extra > 0) skip = g.node('pad_channels', skip, { before: Math.floor(extra / 2), after: extra - Math.floor(extra / 2) });
+        }
+      }
+      x = g.node('add', [branch, skip]);
+      channels = out;
+    }
+  }
+  g.node('dense', g.node('global_avg_pool', bnRelu(x)), { units: classes }, 'logits');
+  return g.build();
+}
+
 export interface ModelOptions {
   /** Per-example input shape, from the data. */
   input: Shape;
@@ -88,6 +146,10 @@ export const MODELS = {
   lenet: { description: "Caffe's MNIST LeNet (conv 20, pool, conv 50, pool, dense 500, ReLU)", build: (o) => lenetSpec(o.classes, 'caffe', o.input) },
   lenet5: { description: 'LeNet-5 (conv 6, ReLU, pool, conv 16, ReLU, pool, dense 120, dense 84)', build: (o) => lenetSpec(o.classes, 'lenet5', o.input) },
   mlp: { description: 'multi-layer perceptron on the flattened input (--hidden widths)', build: (o) => mlpSpec(o.input, o.hidden ?? [256], o.classes) },
+  resnet8: { description: 'pre-activation CIFAR ResNet-8 (16/32/64 channels, batch norm)', build: (o) => resnetSpec(8, o.classes, o.input) },
+  resnet14: { description: 'pre-activation CIFAR ResNet-14', build: (o) => resnetSpec(14, o.classes, o.input) },
+  resnet20: { description: 'pre-activation CIFAR ResNet-20', build: (o) => resnetSpec(20, o.classes, o.input) },
+  resnet32: { description: "pre-activation CIFAR ResNet-32, the paper's CIFAR model", build: (o) => resnetSpec(32, o.classes, o.input) },
 } satisfies Record<string, ModelEntry>;
 
 export type ModelName = keyof typeof MODELS;

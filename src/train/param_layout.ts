@@ -101,14 +101,26 @@ export class TensorLayout {
 }
 
 /** A model's parameters (params) and state, laid out for the GPU. */
+export interface ParamLayoutOptions {
+  /**
+   * Apply weight decay to the tensors named `bias` too (default true, PyTorch's convention and this
+   * project's MNIST settings); false decays only weights, as the paper's CIFAR settings do. Tensors
+   * their op declares without decay (normalisation scales and shifts) never decay.
+   */
+  decayBiases?: boolean;
+}
+
 export class ParamLayout extends TensorLayout {
   readonly model: ResolvedModel;
   readonly state: TensorLayout;
 
-  constructor(readonly spec: ModelSpec, alignBytes = 256) {
+  constructor(readonly spec: ModelSpec, alignBytes = 256, options: ParamLayoutOptions = {}) {
     const model = resolveModel(spec);
+    const decayBiases = options.decayBiases ?? true;
     super(
-      model.nodes.flatMap((n) => n.params.map((p) => ({ node: n.id, name: p.name, fullName: p.fullName, shape: p.shape, size: p.size, decay: p.decay }))),
+      model.nodes.flatMap((n) =>
+        n.params.map((p) => ({ node: n.id, name: p.name, fullName: p.fullName, shape: p.shape, size: p.size, decay: p.decay && (decayBiases || p.name !== 'bias') })),
+      ),
       alignBytes,
     );
     this.model = model;

@@ -28,6 +28,8 @@ export interface TrainConfig {
   lr: number;
   momentum: number;
   weightDecay: number;
+  /** Weight decay on the tensors named `bias` too (default true); false: only on weights (the paper's CIFAR setting). */
+  decayBiases?: boolean;
   /** Multiply the learning rate by `factor` at each of these steps (step decay). */
   lrDecay?: { atSteps: number[]; factor: number };
   seed: number;
@@ -241,7 +243,7 @@ export class Trainer {
 
   static async create(gpu: Gpu, spec: ModelSpec, data: TrainData, config: TrainConfig, init: { seed: number } | { params: ArrayLike<number> } = { seed: config.seed }): Promise<Trainer> {
     const cfg = validateConfig(config, data);
-    const model = GpuModel.create(gpu, spec, init);
+    const model = GpuModel.create(gpu, spec, init, { decayBiases: cfg.decayBiases });
     try {
       const [compiled, k] = await Promise.all([
         CompiledModel.load(gpu, model.layout),
@@ -524,6 +526,7 @@ function validateConfig(c: TrainConfig, data: TrainData): ResolvedConfig {
     finetuneSteps: ft,
     indexChunk: c.indexChunk ?? 200,
     l2rwPath: path,
+    decayBiases: c.decayBiases ?? true,
     lrDecay: c.lrDecay,
   };
 }

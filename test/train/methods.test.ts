@@ -1,6 +1,7 @@
 // The baselines run on the same engine: each method's weight rule and sampling, checked on the GPU.
 import { describe, expect, it } from 'vitest';
 import { mlpSpec } from '../../src/train/models';
+import { ParamLayout } from '../../src/train/param_layout';
 import { IndexStream } from '../../src/train/sampler';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
@@ -180,5 +181,34 @@ describe('learning-rate schedule', () => {
     expectClose(stepDecayed, stepFull, { atol: 3e-7, rtol: 1e-4 }, 'Δθ');
     decayed.destroy();
     constant.destroy();
+  });
+});
+
+describe('weight decay groups', () => {
+  it('decayBiases false: the bias update loses exactly its decay term, the weight update is unchanged', async () => {
+    const gpu = await testGpu();
+    const rng = new Rng(5);
+    const data = { train: dataset(rng, 40, [0.5, 0.3, 0.2]), clean: dataset(rng, 3, [1 / 3, 1 / 3, 1 / 3]) };
+    const layout = new ParamLayout(spec);
+    // Non-zero biases, so that their decay term lr·wd·b is visible.
+    const theta0 = rng.normals(layout.denseSize);
+    const lr = 0.1;
+    const wd = 0.5;
+    const step = async (decayBiases: boolean) => {
+      const t = await Trainer.create(gpu, spec, data, { method: 'plain', steps: 1, batch: 40, lr, momentum: 0, weightDecay: wd, decayBiases, seed: 1, logEvery: 10 }, { params: theta0 });
+      await t.trainStep();
+      const theta1 = await t.model.readParams();
+      t.destroy();
+      return theta1;
+    };
+    const [all, weightsOnly] = [await step(true), await step(false)];
+    for (const slot of layout.tensors) {
+      for (let i = slot.denseOffset; i < slot.denseOffset + slot.size; i++) {
+        // SGD without momentum: θ1 = θ0 − lr (g + wd θ0); dropping the decay adds lr·wd·θ0 back.
+        const expected = slot.name.endsWith('.bias') ? all[i] + lr * wd * theta0[i] : all[i];
+        expect(Math.abs(weightsOnly[i] - expected)).toBeLessThanOrEqual(4e-7 * (1 + Math.abs(expected)));
+      }
+    }
+    expect(layout.tensors.some((t) => t.name.endsWith('.bias'))).toBe(true);
   });
 });
