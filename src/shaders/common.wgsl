@@ -18,6 +18,15 @@ fn launch_size(nwg: vec3u, wg_size: u32) -> u32 {
   return nwg.x * nwg.y * wg_size;
 }
 
+// A 32-bit hash (PCG's output permutation of one LCG step): counter-based random numbers, so a kernel
+// draws the same values for the same (seed, step, index) on every device and in any order. The host
+// twin is pcgHash in src/util/rng.ts.
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+
 // Scratch for workgroup_sum. A module-scope workgroup variable is allocated only for the entry points
 // that use it, so kernels that never reduce pay nothing for it.
 var<workgroup> reduce_scratch: array<f32, 256>;

@@ -27,12 +27,6 @@ const WG: u32 = 256u;
 
 var<workgroup> partial: array<f32, WG>;
 
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
-
 fn unit_float(h: u32) -> f32 {
   // 24 random bits to (0, 1]: never 0, so log() below is finite.
   return (f32(h >> 8u) + 1.0) * (1.0 / 16777216.0);

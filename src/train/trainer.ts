@@ -5,7 +5,7 @@ import type { Gpu } from '../gpu/gpu';
 import { GpuScope } from '../gpu/scope';
 import { CountErrors } from '../kernels/count_errors';
 import { ExampleWeights, WEIGHT_RULES, weightUniforms, type WeightOptions, type WeightRule } from '../kernels/example_weights';
-import { GatherBatch, wordsPerExample } from '../kernels/gather_batch';
+import { GatherBatch, normalizationTable, type GatherDispatch, type GatherTransform, type GatherVariant } from '../kernels/gather_batch';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { SgdMomentum } from '../kernels/sgd_momentum';
 import { STAT_COUNT, StepStats } from '../kernels/step_stats';
@@ -28,6 +28,14 @@ export interface TrainConfig {
   lr: number;
   momentum: number;
   weightDecay: number;
+  /**
+   * Augment the training minibatches on the GPU (image inputs): a random crop of the image padded with
+   * `pad` zero pixels on every side, and a random horizontal flip, drawn per example and step from
+   * `seed`. The clean validation batch and evaluation are not augmented.
+   */
+  augment?: { pad: number };
+  /** Per-channel normalisation (x − mean_c) / std_c of every batch, evaluation included (pixels in [0, 1]). */
+  normalize?: { mean: number[]; std: number[] };
   /** Weight decay on the tensors named `bias` too (default true); false: only on weights (the paper's CIFAR setting). */
   decayBiases?: boolean;
   /** Multiply the learning rate by `factor` at each of these steps (step decay). */
@@ -84,7 +92,7 @@ export class TrainingDivergedError extends Error {
 class BatchSource {
   readonly indices: GPUBuffer;
   private readonly stream: IndexStream;
-  private readonly gathers: { dispatch: Dispatch; source: GpuDataset }[] = [];
+  private readonly gathers: GatherDispatch[] = [];
   private uploadedUpTo = 0;
   /** Element offset of the current batch inside `indices`. */
   lastOffset = 0;
@@ -103,23 +111,24 @@ class BatchSource {
   }
 
   /** Plans a gather of this stream's current batch into (x, y); several targets may share a stream. */
-  gatherInto(gather: GatherBatch, source: GpuDataset, x: GPUBuffer, y: GPUBuffer, label: string): Dispatch {
-    const dispatch = this.scope.own(gather.plan(source, this.indices, x, y, this.n, 0, label));
-    this.gathers.push({ dispatch, source });
+  gatherInto(gather: GatherBatch, source: GpuDataset, x: GPUBuffer, y: GPUBuffer, label: string, transform?: GatherTransform): Dispatch {
+    const dispatch = this.scope.own(gather.plan(source, this.indices, x, y, this.n, 0, label, transform));
+    this.gathers.push(dispatch);
     return dispatch;
   }
 
-  /** Before recording step t: uploads the next chunk of indices when needed, points gathers at batch t. */
-  prepare(step: number): void {
+  /**
+   * Before recording a step: uploads the next chunk of indices when needed and points the gathers at
+   * batch `step` of this stream; `runStep` (the run's step) drives the augmentation's random draws.
+   */
+  prepare(step: number, runStep: number): void {
     if (step >= this.uploadedUpTo) {
       this.scope.gpu.write(this.indices, this.stream.take(this.chunk * this.n));
       this.uploadedUpTo = step + this.chunk;
     }
     const offset = (step % this.chunk) * this.n;
     this.lastOffset = offset;
-    for (const { dispatch, source } of this.gathers) {
-      dispatch.setUniforms({ n: this.n, dim: source.dim, offset, words_per_example: wordsPerExample(source.dim, source.format) });
-    }
+    for (const g of this.gathers) g.setBatch(offset, runStep);
   }
 }
 
@@ -157,29 +166,49 @@ export interface BatchInspection {
 }
 
 /** Programs the trainer records besides the model's own, compiled once. */
-async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[]) {
-  const [weights, sgd, gatherU8, gatherF32, sequentialU8, sequentialF32, stats, countErrors] = await Promise.all([
+const gatherKey = (v: GatherVariant) => `${v.format}${v.sequential ? '.seq' : ''}${v.augment ? '.aug' : ''}${v.normalize ? '.norm' : ''}`;
+
+/** The gather programs a run needs: training batches (augmented when asked), clean batches, evaluation. */
+function gatherVariants(data: TrainData, cfg: ResolvedConfig): GatherVariant[] {
+  const format = (d: HostDataset) => (d.x instanceof Uint8Array ? 'u8' : 'f32') as 'u8' | 'f32';
+  const normalize = Boolean(cfg.normalize);
+  const augment = Boolean(cfg.augment);
+  const splits = [data.train, data.clean, ...(data.test ? [data.test] : [])];
+  const all: GatherVariant[] = [
+    ...[data.train, data.clean].map((d) => ({ format: format(d), augment, normalize })),
+    { format: format(data.clean), normalize },
+    ...splits.map((d) => ({ format: format(d), sequential: true, normalize })),
+    ...(data.trainFlags ? [{ format: 'u8' as const }] : []),
+  ];
+  return [...new Map(all.map((v) => [gatherKey(v), v])).values()];
+}
+
+async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[]) {
+  const [weights, sgd, gathers, stats, countErrors] = await Promise.all([
     Promise.all(rules.map((r) => ExampleWeights.create(gpu, r))),
     SgdMomentum.create(gpu),
-    GatherBatch.create(gpu, { format: 'u8' }),
-    GatherBatch.create(gpu, { format: 'f32' }),
-    GatherBatch.create(gpu, { format: 'u8', sequential: true }),
-    GatherBatch.create(gpu, { format: 'f32', sequential: true }),
+    Promise.all(variants.map((v) => GatherBatch.create(gpu, v))),
     StepStats.create(gpu),
     CountErrors.create(gpu),
   ]);
+  const byKey = new Map(variants.map((v, i) => [gatherKey(v), gathers[i]]));
   return {
     weights: new Map(rules.map((r, i) => [r, weights[i]])),
     sgd,
     stats,
     countErrors,
-    gather: (format: 'u8' | 'f32') => (format === 'u8' ? gatherU8 : gatherF32),
-    gatherSequential: (format: 'u8' | 'f32') => (format === 'u8' ? sequentialU8 : sequentialF32),
+    gather(v: GatherVariant): GatherBatch {
+      const g = byKey.get(gatherKey(v));
+      if (!g) throw new Error(`gather variant ${gatherKey(v)} was not loaded`);
+      return g;
+    },
   };
 }
 type TrainerKernels = Awaited<ReturnType<typeof loadTrainerKernels>>;
 
-type ResolvedConfig = Required<Omit<TrainConfig, 'lrDecay'>> & Pick<TrainConfig, 'lrDecay'>;
+/** Optional settings that stay optional after validation (absent means off). */
+type OffByDefault = 'lrDecay' | 'augment' | 'normalize';
+type ResolvedConfig = Required<Omit<TrainConfig, OffByDefault>> & Pick<TrainConfig, OffByDefault>;
 
 export class Trainer {
   readonly model: GpuModel;
@@ -195,6 +224,8 @@ export class Trainer {
   /** Per-example weights of the latest training batch [n]. */
   readonly weights: GPUBuffer;
   private evalPlan: BatchPlan | null = null;
+  /** The per-channel normalisation table (config.normalize), null without. */
+  private readonly norm: GPUBuffer | null = null;
   private stepIndex = 0;
   private lr: number;
 
@@ -216,6 +247,13 @@ export class Trainer {
       throw new Error(`${spec.name} couples the examples of a batch, so the fast L2RW path would be wrong; use l2rwPath 'general' or 'auto'`);
     }
     this.generalPath = path === 'general' || (path === 'auto' && !compiled.fastPathExact);
+    // Checked before anything is allocated, so a refused configuration leaves nothing behind.
+    const input = compiled.model.input;
+    if (config.augment && input.length !== 3) throw new Error(`augmentation needs image inputs [C, H, W]; ${spec.name} takes [${input}]`);
+    const channels = input.length === 3 ? input[0] : 1;
+    if (config.normalize && config.normalize.mean.length !== channels) {
+      throw new Error(`normalisation needs ${channels} mean and std value(s) (one per input channel of ${spec.name}), got ${config.normalize.mean.length}`);
+    }
     const upload = (d: HostDataset, label: string) => this.scope.own(uploadDataset(gpu, d, label));
     this.datasets = {
       train: upload(data.train, 'train'),
@@ -227,6 +265,7 @@ export class Trainer {
     this.reader = new StatsReader(gpu, this.stats);
     for (const b of this.reader.staging) this.scope.track(b);
     this.weights = this.scope.buffer('weights', config.batch * 4);
+    if (config.normalize) this.norm = this.scope.upload('normalization', normalizationTable(config.normalize.mean, config.normalize.std));
     // 14: one SGD dispatch per weight-decay group of the flat parameter buffer (param_layout.ts).
     const { layout, params, grads, velocity } = model;
     const groups = [
@@ -247,7 +286,7 @@ export class Trainer {
     try {
       const [compiled, k] = await Promise.all([
         CompiledModel.load(gpu, model.layout),
-        loadTrainerKernels(gpu, [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))]),
+        loadTrainerKernels(gpu, [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))], gatherVariants(data, cfg)),
       ]);
       const t = new Trainer(gpu, compiled, k, spec, cfg, data, model);
       try {
@@ -285,6 +324,7 @@ export class Trainer {
     const chunk = cfg.indexChunk;
     const seedBase = cfg.seed * 7919 + this.phases.length * 104729;
     const trainSrc = new BatchSource(scope, data, n, decl.sampling, seedBase + 1, chunk, `${name}.train`);
+    const augment = cfg.augment ? { pad: cfg.augment.pad, seed: seedBase + 3 } : undefined;
     const sources = [trainSrc];
     const f = scope.own(new BatchPlan(gpu, compiled, n, { mode: 'train', updatesState: true, signals: true, tangents: general, label: `${name}.f` }));
     const ones = scope.upload(`${name}.ones`, new Float32Array(n).fill(1));
@@ -297,10 +337,12 @@ export class Trainer {
 
     // Algorithm 1, one step t. (Step 1 is the loop over t, in trainStep() below.)
     // 2: {X_f, y_f} ← SampleMiniBatch(D_f, n): gathered on the GPU from indices uploaded in bulk.
-    const gathers = [trainSrc.gatherInto(k.gather(data.format), data, f.x, f.y, `${name}.gather`)];
+    const gathers = [
+      trainSrc.gatherInto(k.gather({ format: data.format, augment: Boolean(augment), normalize: Boolean(this.norm) }), data, f.x, f.y, `${name}.gather`, this.transform(augment)),
+    ];
     if (decl.source === 'train' && this.datasets.flags) {
       const flagsData = this.datasets.flags;
-      gathers.push(trainSrc.gatherInto(k.gather(flagsData.format), flagsData, flags, scope.buffer(`${name}.trueY`, n * 4), `${name}.gatherFlags`));
+      gathers.push(trainSrc.gatherInto(k.gather({ format: flagsData.format }), flagsData, flags, scope.buffer(`${name}.trueY`, n * 4), `${name}.gatherFlags`));
     }
     group('2 gather', ...gathers);
     // 4: ŷ_f ← Forward(X_f, y_f, θ_t).
@@ -327,7 +369,7 @@ export class Trainer {
       // 9: ∇θ̂ of l_g = g, the clean validation gradient (into `grads`, overwritten again in step 13).
       group(
         '3,8,9 validation',
-        valSrc.gatherInto(k.gather(this.datasets.clean.format), this.datasets.clean, g.x, g.y, `${name}.gatherVal`),
+        valSrc.gatherInto(k.gather({ format: this.datasets.clean.format, normalize: Boolean(this.norm) }), this.datasets.clean, g.x, g.y, `${name}.gatherVal`, this.transform()),
         ...g.forward(params, state),
         g.lossAndSignal(invM),
         ...g.backward(params),
@@ -354,6 +396,14 @@ export class Trainer {
     group('14 sgd', ...this.sgd.map((x) => x.dispatch));
     group('stats', scope.own(k.stats.plan({ trainLoss: f.loss, w: this.weights, valLoss: valLoss ?? f.loss, flag: flags, stats: this.stats }, n, m, `${name}.stats`)));
     return { name, decl, sources, groups, dispatches: groups.flatMap((x) => x.dispatches), weightsDispatch, weightOpts, n, f, alignment: lookahead ? s : null };
+  }
+
+  /** How inputs are transformed on their way into a batch (image shape, augmentation, normalisation). */
+  private transform(augment?: GatherTransform['augment']): GatherTransform | undefined {
+    if (!augment && !this.norm) return undefined;
+    const input = this.compiled.model.input;
+    const shape: [number, number, number] = input.length === 3 ? [input[0], input[1], input[2]] : [1, 1, input.reduce((a, b) => a * b, 1)];
+    return { shape, augment, norm: this.norm ?? undefined };
   }
 
   /** The dispatches of one step of a phase (0: the first), by Algorithm 1's step groups (benchmarks). */
@@ -392,7 +442,7 @@ export class Trainer {
       this.lr = decayed;
       for (const g of this.sgd) g.dispatch.setUniforms({ n: g.n, lr: decayed, momentum: this.config.momentum, weight_decay: g.weightDecay });
     }
-    for (const src of phase.sources) src.prepare(t - this.phaseStart(phase));
+    for (const src of phase.sources) src.prepare(t - this.phaseStart(phase), t);
     if (WEIGHT_RULES[phase.decl.rule].perStep) {
       phase.weightsDispatch.setUniforms(weightUniforms(phase.n, { ...phase.weightOpts, step: t }));
     }
@@ -457,7 +507,8 @@ export class Trainer {
     for (let start = 0; start < data.n; start += e.n) {
       // A last, shorter chunk gathers and counts only its rows; the stale rows beyond are ignored.
       const rows = Math.min(e.n, data.n - start);
-      dispatches.push(scope.own(k.gatherSequential(data.format).plan(data, noIndices, e.x, e.y, rows, start, `eval.gather@${start}`)));
+      const gather = k.gather({ format: data.format, sequential: true, normalize: Boolean(this.norm) });
+      dispatches.push(scope.own(gather.plan(data, noIndices, e.x, e.y, rows, start, `eval.gather@${start}`, this.transform())));
       dispatches.push(...forward);
       dispatches.push(scope.own(k.countErrors.plan(e.logits, e.y, out, rows, this.classes, `eval.count@${start}`)));
     }
@@ -516,6 +567,8 @@ function validateConfig(c: TrainConfig, data: TrainData): ResolvedConfig {
   const ft = c.finetuneSteps ?? (phases > 1 ? Math.max(1, Math.round(c.steps / 10)) : 0);
   need(Number.isInteger(ft) && ft >= 0 && ft <= c.steps, `finetuneSteps must be an integer in [0, steps], got ${ft}`);
   if (c.lrDecay) need(c.lrDecay.factor > 0 && c.lrDecay.atSteps.every((s) => Number.isInteger(s) && s >= 0), 'lrDecay needs a positive factor and integer steps');
+  if (c.augment) need(Number.isInteger(c.augment.pad) && c.augment.pad >= 0 && c.augment.pad <= 100, `augment.pad must be an integer in [0, 100], got ${c.augment.pad}`);
+  if (c.normalize) normalizationTable(c.normalize.mean, c.normalize.std); // throws on bad values
   const path = c.l2rwPath ?? 'auto';
   need(['auto', 'fast', 'general'].includes(path), `l2rwPath must be 'auto', 'fast' or 'general', got ${path}`);
   return {
@@ -527,6 +580,8 @@ function validateConfig(c: TrainConfig, data: TrainData): ResolvedConfig {
     indexChunk: c.indexChunk ?? 200,
     l2rwPath: path,
     decayBiases: c.decayBiases ?? true,
+    augment: c.augment,
+    normalize: c.normalize,
     lrDecay: c.lrDecay,
   };
 }

@@ -49,3 +49,10 @@ export class Rng {
     return out;
   }
 }
+
+/** The host twin of `pcg` in src/shaders/common.wgsl: a 32-bit hash for counter-based random numbers. */
+export function pcgHash(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}

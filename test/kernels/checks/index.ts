@@ -5,6 +5,7 @@ import { axpyChecks } from './axpy';
 import type { CheckGroup, KernelCheck } from './check';
 import { conv2dChecks } from './conv2d';
 import { elementwiseChecks } from './elementwise';
+import { gatherBatchChecks } from './gather_batch';
 import { matmulChecks } from './matmul';
 import { maxpoolChecks } from './maxpool';
 import { maxpoolTangentChecks } from './maxpool_tangent';
@@ -26,6 +27,7 @@ export const KERNEL_CHECKS: readonly CheckGroup[] = [
   softmaxXentChecks,
   reductionsChecks,
   sgdMomentumChecks,
+  gatherBatchChecks,
 ];
 
 /** A check's name across the table: `group/name`. */
