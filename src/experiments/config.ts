@@ -35,6 +35,14 @@ export interface RunConfig {
   evalEvery: number;
   seed: number;
   dataDir: string | null;
+  // Engine settings, present only when not the default (so results of earlier versions, which lack
+  // them, still compare equal on `sweep --resume`).
+  /** false: weight decay on weights only (the paper's CIFAR setting); default true. */
+  decayBiases?: false;
+  /** Random crop with this many pixels of zero padding, and a random horizontal flip; default none. */
+  augmentPad?: number;
+  /** L2RW's way of computing (TrainConfig.l2rwPath); default 'auto'. */
+  l2rwPath?: 'fast' | 'general';
 }
 
 /**
@@ -103,6 +111,7 @@ export function validateConfig(c: RunConfig): RunConfig {
   need(Number.isInteger(c.steps) && c.steps >= 1, `--steps must be a positive integer, got ${c.steps}`);
   need(Number.isInteger(c.evalEvery) && c.evalEvery >= 1, `--eval-every must be a positive integer, got ${c.evalEvery}`);
   need(Number.isInteger(c.seed) && c.seed >= 0, `--seed must be a non-negative integer, got ${c.seed}`);
+  need(c.augmentPad === undefined || (Number.isInteger(c.augmentPad) && c.augmentPad >= 0 && c.augmentPad <= 100), `--augment-pad must be an integer in [0, 100], got ${c.augmentPad}`);
   return c;
 }
 

@@ -124,6 +124,9 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       lrDecay: { atSteps: lrDecaySteps(c), factor: c.lrDecayFactor },
       seed: c.seed,
       logEvery,
+      decayBiases: c.decayBiases ?? true,
+      augment: c.augmentPad === undefined ? undefined : { pad: c.augmentPad },
+      l2rwPath: c.l2rwPath ?? 'auto',
     });
     const tTrain = now();
     // Snapshots since the last evaluation, aggregated into the next curve point.

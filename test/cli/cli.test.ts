@@ -208,6 +208,24 @@ describe('l2rw sweep', () => {
   });
 });
 
+describe('engine options', () => {
+  it('--no-decay-biases, --augment-pad and --l2rw-path reach the trainer and the recorded config', async () => {
+    const out = join(tmp, 'engine');
+    const r = await l2rw([
+      'train', '--steps', '2', '--eval-every', '2', '--train-size', '200', '--model', 'lenet5', '--seed', '3',
+      '--no-decay-biases', '--augment-pad', '2', '--l2rw-path', 'general', '--out', out, '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(res.config).toMatchObject({ decayBiases: false, augmentPad: 2, l2rwPath: 'general', model: 'lenet5' });
+    // Defaults leave the recorded config as earlier versions wrote it (sweep --resume compares it).
+    const plain = await l2rw(['train', '--steps', '1', '--eval-every', '1', '--train-size', '300', '--model', 'mlp', '--hidden', '8', '--out', join(tmp, 'defaults'), '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const cfg = JSON.parse(readFileSync(join(tmp, 'defaults', 'result.json'), 'utf8')).config;
+    for (const key of ['decayBiases', 'augmentPad', 'l2rwPath']) expect(cfg).not.toHaveProperty(key);
+  });
+});
+
 describe('bad arguments', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown method', ['train', '--method', 'sgd'], /--method.*'sgd'.*Allowed choices/],
@@ -218,6 +236,8 @@ describe('bad arguments', () => {
     ['unknown sweep ratio', ['sweep', '--ratios', '0.9,2'], /--ratios.*"2"/],
     ['decay point outside the run', ['train', '--lr-decay-at', '0.5,1.2'], /--lr-decay-at.*"1\.2".*fraction/],
     ['decay factor above 1', ['sweep', '--lr-decay-factor', '2'], /--lr-decay-factor.*'2'.*\(0, 1\]/],
+    ['unknown L2RW path', ['train', '--l2rw-path', 'slow'], /--l2rw-path.*'slow'.*Allowed choices/],
+    ['negative crop padding', ['train', '--augment-pad', '-1'], /--augment-pad.*'-1'/],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: one line on stderr, exit code 2`, async () => {
