@@ -1,5 +1,5 @@
 // 2-D convolution forward (NCHW), implicit GEMM with a register block per invocation and an optional
-// fused bias / bias+ReLU epilogue. Also home of the convolution shape type shared by the backward
+// fused bias / bias+ReLU / ReLU epilogue. Also home of the convolution shape type shared by the backward
 // kernels (conv2d_backward_data, conv2d_backward_filter, conv2d_bias_grad).
 import raw from '../shaders/conv2d_forward.wgsl?raw';
 import conv2dParams from '../shaders/conv2d_params.wgsl?raw';
@@ -130,18 +130,33 @@ export function conv2dForwardDef(BK: number): KernelDef {
 }
 
 export type Conv2dEpilogue = 'none' | 'bias' | 'bias_relu';
-const EPILOGUE_CODE: Record<Conv2dEpilogue, number> = { none: 0, bias: 1, bias_relu: 2 };
+/**
+ * Every epilogue of the forward kernel: Conv2dEpilogue (the ones the conv2d check table and the
+ * float64 reference's EpilogueRef name) and 'relu', a ReLU with no bias (a bias-free convolution
+ * followed by a ReLU; checked in test/kernels/checks/resnet_ops.ts).
+ */
+export type Conv2dForwardEpilogue = Conv2dEpilogue | 'relu';
+// The EPILOGUE override of conv2d_forward.wgsl.
+const EPILOGUE_CODE: Record<Conv2dForwardEpilogue, number> = { none: 0, bias: 1, bias_relu: 2, relu: 3 };
+
+/** Whether an epilogue reads the bias buffer. */
+function readsBias(epilogue: Conv2dForwardEpilogue): boolean {
+  return epilogue === 'bias' || epilogue === 'bias_relu';
+}
 
 export interface Conv2dForwardOptions {
-  /** Fused after the reduction: nothing, + bias[k], or ReLU(. + bias[k]). Default 'none'. */
-  epilogue?: Conv2dEpilogue;
+  /**
+   * Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU(.) (a bias-free
+   * convolution followed by a ReLU). Default 'none'.
+   */
+  epilogue?: Conv2dForwardEpilogue;
 }
 
 export class Conv2dForward {
   private constructor(
     private readonly gpu: Gpu,
     private readonly kernels: ReadonlyMap<number, Kernel>,
-    readonly epilogue: Conv2dEpilogue,
+    readonly epilogue: Conv2dForwardEpilogue,
     /** Bound in the bias slot when the epilogue reads no bias (a binding cannot be left empty). */
     private readonly dummy: GPUBuffer,
   ) {}
@@ -155,13 +170,13 @@ export class Conv2dForward {
 
   /**
    * y [N,K,P,Q] = conv(x [N,C,H,W], w [K,C,R,S]) with the epilogue chosen at create(). `bias` [K] is
-   * required for the 'bias' and 'bias_relu' epilogues and must be null for 'none'. y must live in a
+   * required for the 'bias' and 'bias_relu' epilogues and must be null for 'none' and 'relu'. y must live in a
    * GPUBuffer other than those of x, w and bias (WebGPU rejects a buffer bound both read-only and
    * read_write in one dispatch, even over disjoint ranges).
    */
   plan(x: BufferRef, w: BufferRef, bias: BufferRef | null, y: BufferRef, shape: Conv2dShape, label = 'conv2d_forward'): Dispatch {
-    if ((bias === null) !== (this.epilogue === 'none')) {
-      throw new Error(`${label}: epilogue '${this.epilogue}' ${this.epilogue === 'none' ? 'takes no bias' : 'needs a bias buffer'}`);
+    if ((bias !== null) !== readsBias(this.epilogue)) {
+      throw new Error(`${label}: epilogue '${this.epilogue}' ${readsBias(this.epilogue) ? 'needs a bias buffer' : 'takes no bias'}`);
     }
     const { N, K, P, Q } = conv2dOutputShape(shape);
     const blocks = rowPath(shape) ? N * P * Math.ceil(Q / BM) : Math.ceil((N * P * Q) / BM);

@@ -15,7 +15,7 @@
 // in memory and is addressed per lane, which measured 5-15x slower.
 // BK and BM are module-scope consts appended by the TS wrapper (src/kernels/conv2d_forward.ts), which
 // also picks the path (the same test as row_path()) and sizes the launch to match.
-// EPILOGUE: 0 = none, 1 = + bias[k], 2 = max(0, . + bias[k]).
+// EPILOGUE: 0 = none, 1 = + bias[k], 2 = max(0, . + bias[k]), 3 = max(0, .) (no bias).
 // `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
 // by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -159,13 +159,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var i = 0u; i < BK; i++) {
     let k = k0 + i;
     var b = 0.0;
-    if (EPILOGUE >= 1u) {
+    if (EPILOGUE == 1u || EPILOGUE == 2u) {
       b = bias[min(k, params.K - 1u)];
     }
     for (var j = 0u; j < BM; j++) {
       if (k < params.K && valid[j]) {
         var v = acc[i * BM + j] + b;
-        if (EPILOGUE == 2u) {
+        if (EPILOGUE >= 2u) {
           v = max(v, 0.0);
         }
         y[y_base[j] + k * PQ] = v;

@@ -10,6 +10,7 @@ import { matmulChecks } from './matmul';
 import { maxpoolChecks } from './maxpool';
 import { maxpoolTangentChecks } from './maxpool_tangent';
 import { reductionsChecks } from './reductions';
+import { resnetOpsChecks } from './resnet_ops';
 import { reluBackwardChecks } from './relu_backward';
 import { sgdMomentumChecks } from './sgd_momentum';
 import { softmaxXentChecks } from './softmax_xent';
@@ -28,6 +29,7 @@ export const KERNEL_CHECKS: readonly CheckGroup[] = [
   reductionsChecks,
   sgdMomentumChecks,
   gatherBatchChecks,
+  resnetOpsChecks,
 ];
 
 /** A check's name across the table: `group/name`. */

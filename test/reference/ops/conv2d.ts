@@ -1,7 +1,7 @@
-// conv2d, attrs {channels K, kernel R, stride (1), pad (0)}: input [C, H, W], params weight [K, C, R, R]
-// (index ((k*C + c)*R + r)*R + s) and bias [K];
+// conv2d, attrs {channels K, kernel R, stride (1), pad (0), bias (true)}: input [C, H, W], params
+// weight [K, C, R, R] (index ((k*C + c)*R + r)*R + s) and, unless bias is false, bias [K];
 //   y[k,p,q] = b[k] + Σ_{c,r,s} W[k,c,r,s] · x[c, p*stride − pad + r, q*stride − pad + s]
-// (zero outside the input); output [K, floor((H + 2pad − R)/stride) + 1, same for W].
+// (zero outside the input; b = 0 without a bias); output [K, floor((H + 2pad − R)/stride) + 1, same for W].
 import { attr, checkBatch, row, sizeOf, type RefNode, type RefOp } from './ref_op';
 
 export type Shape3 = [number, number, number];
@@ -17,6 +17,20 @@ export interface ConvGeometry {
 export function convOutShape(g: ConvGeometry): Shape3 {
   const [, h, w] = g.inShape;
   return [g.outChannels, Math.floor((h + 2 * g.pad - g.kernel) / g.stride) + 1, Math.floor((w + 2 * g.pad - g.kernel) / g.stride) + 1];
+}
+
+/** Whether the node has a bias (attribute `bias`, default true). */
+export function convHasBias(node: RefNode): boolean {
+  const v = node.attrs.bias ?? true;
+  if (typeof v !== 'boolean') throw new Error(`${node.id}: attribute "bias" is ${JSON.stringify(v)}, expected true or false`);
+  return v;
+}
+
+/** The node's parameters in declaration order: [weight, bias] or [weight]; the bias null when absent. */
+function convParams(node: RefNode, params: readonly Float64Array[]): { W: Float64Array; b: Float64Array | null } {
+  const hasBias = convHasBias(node);
+  if (params.length !== (hasBias ? 2 : 1)) throw new Error(`${node.id}: ${params.length} parameter tensors, expected ${hasBias ? 'weight and bias' : 'weight only (bias: false)'}`);
+  return { W: params[0], b: hasBias ? params[1] : null };
 }
 
 export function convGeometry(node: RefNode): ConvGeometry {
@@ -95,39 +109,44 @@ export function convBackward(
 }
 
 export const conv2d: RefOp = {
-  forward([x], [W, b], node, n) {
+  forward([x], params, node, n) {
     const g = convGeometry(node);
+    const { W, b } = convParams(node, params);
     const inSize = sizeOf(g.inShape);
     const outShape = convOutShape(g);
     if (sizeOf(outShape) !== sizeOf(node.outShape)) throw new Error(`${node.id}: conv output [${outShape}] but the node says [${node.outShape}]`);
     checkBatch(node.id, x, g.inShape, n);
     checkBatch(`${node.id}.weight`, W, [g.outChannels, g.inShape[0], g.kernel, g.kernel], 1);
+    if (b) checkBatch(`${node.id}.bias`, b, [g.outChannels], 1);
     const outSize = sizeOf(outShape);
     const out = new Float64Array(n * outSize);
     for (let i = 0; i < n; i++) out.set(convForward(g, row(x, i, inSize), W, b), i * outSize);
     return { out };
   },
-  backward([x], _out, dOut, [W, b], node, n) {
+  backward([x], _out, dOut, params, node, n) {
     const g = convGeometry(node);
+    const { W, b } = convParams(node, params);
     const inSize = sizeOf(g.inShape);
     const outSize = sizeOf(node.outShape);
     const dW = new Float64Array(W.length);
-    const db = new Float64Array(b.length);
+    const db = b ? new Float64Array(b.length) : null;
     const dx = new Float64Array(n * inSize);
     for (let i = 0; i < n; i++) dx.set(convBackward(g, row(x, i, inSize), row(dOut, i, outSize), W, dW, db), i * inSize);
-    return { dInputs: [dx], dParams: [dW, db] };
+    return { dInputs: [dx], dParams: db ? [dW, db] : [dW] };
   },
-  // dy = conv(dx; W) + conv(x; G_W) + G_b.
-  tangent([x], [dx], [W], G, node, n) {
+  // dy = conv(dx; W) + conv(x; G_W) + G_b (no G_b without a bias).
+  tangent([x], [dx], params, G, node, n) {
     const g = convGeometry(node);
+    const { W } = convParams(node, params);
+    const dir = G ? convParams(node, G) : null;
     const inSize = sizeOf(g.inShape);
     const outSize = sizeOf(node.outShape);
     const t = new Float64Array(n * outSize);
     for (let i = 0; i < n; i++) {
       const ti = row(t, i, outSize);
       if (dx) ti.set(convForward(g, row(dx, i, inSize), W, null));
-      if (G) {
-        const y = convForward(g, row(x, i, inSize), G[0], G[1]);
+      if (dir) {
+        const y = convForward(g, row(x, i, inSize), dir.W, dir.b);
         for (let o = 0; o < outSize; o++) ti[o] += y[o];
       }
     }
