@@ -129,18 +129,13 @@ export function conv2dForwardDef(BK: number): KernelDef {
   };
 }
 
-export type Conv2dEpilogue = 'none' | 'bias' | 'bias_relu';
-/**
- * Every epilogue of the forward kernel: Conv2dEpilogue (the ones the conv2d check table and the
- * float64 reference's EpilogueRef name) and 'relu', a ReLU with no bias (a bias-free convolution
- * followed by a ReLU; checked in test/kernels/checks/resnet_ops.ts).
- */
-export type Conv2dForwardEpilogue = Conv2dEpilogue | 'relu';
+/** Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU without a bias (a bias-free convolution before a ReLU). */
+export type Conv2dEpilogue = 'none' | 'bias' | 'bias_relu' | 'relu';
 // The EPILOGUE override of conv2d_forward.wgsl.
-const EPILOGUE_CODE: Record<Conv2dForwardEpilogue, number> = { none: 0, bias: 1, bias_relu: 2, relu: 3 };
+const EPILOGUE_CODE: Record<Conv2dEpilogue, number> = { none: 0, bias: 1, bias_relu: 2, relu: 3 };
 
 /** Whether an epilogue reads the bias buffer. */
-function readsBias(epilogue: Conv2dForwardEpilogue): boolean {
+function readsBias(epilogue: Conv2dEpilogue): boolean {
   return epilogue === 'bias' || epilogue === 'bias_relu';
 }
 
@@ -149,14 +144,14 @@ export interface Conv2dForwardOptions {
    * Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU(.) (a bias-free
    * convolution followed by a ReLU). Default 'none'.
    */
-  epilogue?: Conv2dForwardEpilogue;
+  epilogue?: Conv2dEpilogue;
 }
 
 export class Conv2dForward {
   private constructor(
     private readonly gpu: Gpu,
     private readonly kernels: ReadonlyMap<number, Kernel>,
-    readonly epilogue: Conv2dForwardEpilogue,
+    readonly epilogue: Conv2dEpilogue,
     /** Bound in the bias slot when the epilogue reads no bias (a binding cannot be left empty). */
     private readonly dummy: GPUBuffer,
   ) {}

@@ -43,7 +43,7 @@ function forEachTerm(
         }
 }
 
-export type EpilogueRef = 'none' | 'bias' | 'bias_relu';
+export type EpilogueRef = 'none' | 'bias' | 'bias_relu' | 'relu';
 
 export function conv2dForwardRef(
   x: ArrayLike<number>,
@@ -60,8 +60,8 @@ export function conv2dForwardRef(
   if (epilogue !== 'none') {
     const PQ = P * Q;
     for (let i = 0; i < y.length; i++) {
-      const v = y[i] + bias![Math.floor(i / PQ) % sh.K];
-      y[i] = epilogue === 'bias_relu' ? Math.max(0, v) : v;
+      const v = y[i] + (epilogue === 'relu' ? 0 : bias![Math.floor(i / PQ) % sh.K]);
+      y[i] = epilogue === 'bias_relu' || epilogue === 'relu' ? Math.max(0, v) : v;
     }
   }
   return y;

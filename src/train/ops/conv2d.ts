@@ -7,7 +7,7 @@
 import { Conv2dBackwardData } from '../../kernels/conv2d_backward_data';
 import { Conv2dBackwardFilter } from '../../kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../kernels/conv2d_bias_grad';
-import { Conv2dForward, type Conv2dForwardEpilogue, type Conv2dShape } from '../../kernels/conv2d_forward';
+import { Conv2dForward, type Conv2dEpilogue, type Conv2dShape } from '../../kernels/conv2d_forward';
 import { Elementwise } from '../../kernels/elementwise';
 import type { Shape } from '../spec';
 import { intAttr, noAttrs, type OpAttrs, type OpDef, type ParamDecl } from './op';
@@ -57,7 +57,7 @@ export const conv2d: OpDef<Conv2dAttrs> = {
     const hasBias = attrs.bias;
     const inShape = node.inShapes[0];
     const outSize = node.outShape.reduce((x, y) => x * y, 1);
-    const epilogue: Conv2dForwardEpilogue = hasBias ? (node.fusedRelu ? 'bias_relu' : 'bias') : node.fusedRelu ? 'relu' : 'none';
+    const epilogue: Conv2dEpilogue = hasBias ? (node.fusedRelu ? 'bias_relu' : 'bias') : node.fusedRelu ? 'relu' : 'none';
     const [forward, linear, noBias, backwardData, filterGrad, filterGradWeighted, biasGrad, biasGradWeighted, accumulate] = await Promise.all([
       Conv2dForward.create(gpu, { epilogue }),
       Conv2dForward.create(gpu, { epilogue: hasBias ? 'bias' : 'none' }),

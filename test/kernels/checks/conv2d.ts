@@ -57,7 +57,7 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'N=C=K=1, 7x7, 3x3', shape: { N: 1, C: 1, H: 7, W: 7, K: 1, R: 3, S: 3, stride: 1, pad: 0 } },
-  { name: 'pad 1, C=3', shape: { N: 2, C: 3, H: 7, W: 7, K: 4, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['bias', 'bias_relu'] },
+  { name: 'pad 1, C=3', shape: { N: 2, C: 3, H: 7, W: 7, K: 4, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['bias', 'bias_relu', 'relu'] },
   { name: 'LeNet conv1', shape: { N: 7, C: 1, H: 28, W: 28, K: 20, R: 5, S: 5, stride: 1, pad: 0 }, epilogues: ['bias_relu'] },
   { name: 'LeNet conv2', shape: { N: 7, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 }, epilogues: ['bias_relu'] },
   { name: 'stride 2, pad 1, H!=W', shape: { N: 3, C: 3, H: 9, W: 12, K: 5, R: 3, S: 3, stride: 2, pad: 1 } },
@@ -146,9 +146,10 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
     for (const epi of ['none', ...epilogues] as Conv2dEpilogue[]) {
       const conv = await Conv2dForward.create(gpu, { epilogue: epi });
       const by = output(s, `y.${epi}`, ny);
-      runDispatches(gpu, [conv.plan(bx, bw, epi === 'none' ? null : bb, by, sh)]);
+      const readsBias = epi === 'bias' || epi === 'bias_relu';
+      runDispatches(gpu, [conv.plan(bx, bw, readsBias ? bb : null, by, sh)]);
       const got = await readGuarded(gpu, by, ny, `forward ${epi}`);
-      const ref = conv2dForwardRef(x, w, epi === 'none' ? null : bias, sh, epi);
+      const ref = conv2dForwardRef(x, w, readsBias ? bias : null, sh, epi);
       assertClose(got, ref, tol(crs + 1, Math.max(maxAbs(x) * maxAbs(w), maxAbs(bias))), `forward ${epi} ${name}`);
     }
 

@@ -15,7 +15,7 @@
 import type { Gpu } from '../../../src/gpu/gpu';
 import { Conv2dBackwardData } from '../../../src/kernels/conv2d_backward_data';
 import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
-import { Conv2dForward, conv2dOutputShape, type Conv2dForwardEpilogue, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
+import { Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches, type Dispatch } from '../../../src/kernels/kernel';
 import { WindowMean } from '../../../src/kernels/window_mean';
 import { channelShift, WindowSpread } from '../../../src/kernels/window_spread';
@@ -375,7 +375,7 @@ function convCheck(name: string, sh: Conv2dShape): KernelCheck {
     const plain = conv2dForwardRef(x, w, null, sh);
     const dots: Dispatch[] = [];
     const outs: Record<string, GPUBuffer> = {};
-    for (const epi of ['none', 'relu'] as Conv2dForwardEpilogue[]) {
+    for (const epi of ['none', 'relu'] as Conv2dEpilogue[]) {
       outs[epi] = output(s, `y.${epi}`, ny);
       dots.push((await Conv2dForward.create(gpu, { epilogue: epi })).plan(bx, bw, null, outs[epi], sh, `forward ${epi}`));
     }
