@@ -18,6 +18,24 @@ export interface SgdOptions {
   lr: number;
   momentum: number;
   weightDecay: number;
+  /** Decay the tensors named `bias` too (default true, as TrainConfig.decayBiases). */
+  decayBiases?: boolean;
+}
+
+/**
+ * 1 where weight decay applies, 0 where not, in θ order: tensors their op declares without decay
+ * (batch norm's γ and β) never decay, biases only with decayBiases.
+ */
+export function decayMask(spec: ModelSpec, decayBiases = true): Float64Array {
+  const mask = new Float64Array(thetaLength(spec));
+  let off = 0;
+  for (const node of resolved(spec).nodes) {
+    for (const p of node.params) {
+      mask.fill(p.decay && (decayBiases || p.name !== 'bias') ? 1 : 0, off, off + p.size);
+      off += p.size;
+    }
+  }
+  return mask;
 }
 
 function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -76,17 +94,21 @@ export function l2rwWeights(s: ArrayLike<number>): Float64Array {
   return wt.map((v) => v / denom);
 }
 
-/** PyTorch SGD: v = μ v + (g + wd θ); θ = θ − lr v. Returns new arrays; the inputs are not modified. */
+/**
+ * PyTorch SGD: v = μ v + (g + wd θ); θ = θ − lr v, with wd applied where `decay` is 1 (every parameter
+ * when omitted). Returns new arrays; the inputs are not modified.
+ */
 export function sgdMomentumStep(
   theta: ArrayLike<number>,
   velocity: ArrayLike<number>,
   grad: ArrayLike<number>,
   opts: SgdOptions,
+  decay?: ArrayLike<number>,
 ): { theta: Float64Array; velocity: Float64Array } {
-  if (velocity.length !== theta.length || grad.length !== theta.length) {
-    throw new Error(`lengths differ: θ ${theta.length}, v ${velocity.length}, grad ${grad.length}`);
+  if (velocity.length !== theta.length || grad.length !== theta.length || (decay && decay.length !== theta.length)) {
+    throw new Error(`lengths differ: θ ${theta.length}, v ${velocity.length}, grad ${grad.length}, decay ${decay?.length}`);
   }
-  const v = Float64Array.from(velocity, (vj, j) => opts.momentum * vj + (grad[j] + opts.weightDecay * theta[j]));
+  const v = Float64Array.from(velocity, (vj, j) => opts.momentum * vj + (grad[j] + opts.weightDecay * (decay ? decay[j] : 1) * theta[j]));
   const t = Float64Array.from(theta, (tj, j) => tj - opts.lr * v[j]);
   return { theta: t, velocity: v };
 }
@@ -124,7 +146,7 @@ export function l2rwStep(
   const s = Float64Array.from(grads, (gi) => dot(gi, g));
   const w = l2rwWeights(s);
   const grad = weightedSum(grads, w, theta.length);
-  return { s, w, grad, ...sgdMomentumStep(theta, velocity, grad, opts) };
+  return { s, w, grad, ...sgdMomentumStep(theta, velocity, grad, opts, decayMask(spec, opts.decayBiases)) };
 }
 
 /** A plain step: w_i = 1/n, grad = (1/n) Σ_i ∇f_i, then the same optimiser. */
@@ -139,7 +161,7 @@ export function plainStep(
   const grads = perExampleGrads(spec, theta, Xf, yf);
   const w = new Float64Array(grads.length).fill(1 / grads.length);
   const grad = weightedSum(grads, w, theta.length);
-  return { w, grad, ...sgdMomentumStep(theta, velocity, grad, opts) };
+  return { w, grad, ...sgdMomentumStep(theta, velocity, grad, opts, decayMask(spec, opts.decayBiases)) };
 }
 
 /**

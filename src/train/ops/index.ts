@@ -2,6 +2,7 @@
 // reference in test/reference/ops/, and its tests.
 import { add } from './add';
 import { avgpool2 } from './avgpool2';
+import { batchnorm } from './batchnorm';
 import { conv2d } from './conv2d';
 import { dense } from './dense';
 import { flatten } from './flatten';
@@ -20,3 +21,4 @@ registerOp(add);
 registerOp(globalAvgPool);
 registerOp(avgpool2);
 registerOp(padChannels);
+registerOp(batchnorm);

@@ -3,6 +3,7 @@
 // test/browser/kernels.test.ts fails unless the page ran exactly BROWSER_CHECK_NAMES, all passing.
 import { axpyChecks } from './axpy';
 import type { CheckGroup, KernelCheck } from './check';
+import { batchnormChecks } from './batchnorm';
 import { conv2dChecks } from './conv2d';
 import { elementwiseChecks } from './elementwise';
 import { gatherBatchChecks } from './gather_batch';
@@ -30,6 +31,7 @@ export const KERNEL_CHECKS: readonly CheckGroup[] = [
   sgdMomentumChecks,
   gatherBatchChecks,
   resnetOpsChecks,
+  batchnormChecks,
 ];
 
 /** A check's name across the table: `group/name`. */

@@ -2,6 +2,7 @@
 // Test-only ops add themselves when their module is imported (./center.ts).
 import { add } from './add';
 import { avgpool2 } from './avgpool2';
+import { batchnorm } from './batchnorm';
 import { conv2d } from './conv2d';
 import { dense } from './dense';
 import { flatten } from './flatten';
@@ -13,7 +14,7 @@ import { relu } from './relu';
 
 export type { RefBackward, RefForward, RefNode, RefOp } from './ref_op';
 
-export const REF_OPS: Record<string, RefOp> = { dense, conv2d, relu, maxpool2, flatten, add, global_avg_pool: globalAvgPool, avgpool2, pad_channels: padChannels };
+export const REF_OPS: Record<string, RefOp> = { dense, conv2d, relu, maxpool2, flatten, add, global_avg_pool: globalAvgPool, avgpool2, pad_channels: padChannels, batchnorm };
 
 export function refOp(name: string, where: string): RefOp {
   const op = REF_OPS[name];
