@@ -4,6 +4,7 @@ import { Gpu } from '../src/gpu/gpu';
 import { runKernelBench, type KernelResult } from './kernels';
 import { GpuTimer, type TimerKind } from './lib/timing';
 import { runPeers, type PeerName, type PeerResults } from './peers/index';
+import { runResnetBench, type ResnetBenchOptions, type ResnetResult } from './resnet';
 import { runStepBench, type ModelKind, type StepResult } from './steps';
 
 export type BenchMode = 'full' | 'quick' | 'smoke';
@@ -11,7 +12,7 @@ export type BenchMode = 'full' | 'quick' | 'smoke';
 export interface BenchOptions {
   mode: BenchMode;
   /** Skip groups of the suite (e.g. to rerun only the steps while tuning kernels). */
-  skip?: ('kernels' | 'steps' | 'peers' | 'profile')[];
+  skip?: ('kernels' | 'steps' | 'resnet' | 'peers' | 'profile')[];
   /** Only kernels whose name contains one of these. */
   kernelFilter?: string[];
   /** Peers to run (default all that apply to the environment). */
@@ -37,6 +38,8 @@ export interface BenchResult {
   steps: StepResult | null;
   /** Every model's step results. */
   models: StepResult[];
+  /** The paper's CIFAR model (ResNet-32 in full and quick mode, ResNet-8 in smoke mode). */
+  resnet: ResnetResult | null;
   peers: PeerResults;
   notes: string[];
   wall_s: number;
@@ -46,6 +49,7 @@ interface ModeSettings {
   kernel: { flopsPerCase: number; minIters: number; maxIters: number; warmup: number };
   step: { warmup: number; stepsPerBlock: number; blocks: number; groupIters: number };
   peer: { warmup: number; steps: number; repeats: number; matmulIters: number; slowLenet: boolean };
+  resnet: ResnetBenchOptions;
 }
 
 export const MODES: Record<BenchMode, ModeSettings> = {
@@ -53,16 +57,19 @@ export const MODES: Record<BenchMode, ModeSettings> = {
     kernel: { flopsPerCase: 4e9, minIters: 5, maxIters: 300, warmup: 2 },
     step: { warmup: 5, stepsPerBlock: 10, blocks: 5, groupIters: 15 },
     peer: { warmup: 3, steps: 10, repeats: 3, matmulIters: 5, slowLenet: true },
+    resnet: { depth: 32, batch: 100, steps: 5, cleanBatches: [10, 100] },
   },
   quick: {
     kernel: { flopsPerCase: 6e8, minIters: 3, maxIters: 40, warmup: 1 },
     step: { warmup: 2, stepsPerBlock: 4, blocks: 3, groupIters: 5 },
     peer: { warmup: 2, steps: 4, repeats: 2, matmulIters: 3, slowLenet: false },
+    resnet: { depth: 32, batch: 100, steps: 2, cleanBatches: [10, 100] },
   },
   smoke: {
     kernel: { flopsPerCase: 0, minIters: 1, maxIters: 1, warmup: 0 },
     step: { warmup: 1, stepsPerBlock: 1, blocks: 1, groupIters: 1 },
     peer: { warmup: 0, steps: 1, repeats: 1, matmulIters: 1, slowLenet: false },
+    resnet: { depth: 8, batch: 4, steps: 1, cleanBatches: [2] },
   },
 };
 
@@ -108,6 +115,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
   const lenet = models.find((m) => m.model === 'lenet') ?? null;
 
+  let resnet: ResnetResult | null = null;
+  if (!skip.has('resnet')) {
+    log(`ResNet (batch ${settings.resnet.batch}, 32x32x3, synthetic bytes):`);
+    resnet = await runResnetBench(gpu, settings.resnet, log);
+  }
+
   const ours = {
     lenet_step_ms: lenet?.plain_ms ?? null,
     mlp_step_ms: models.find((m) => m.model === 'mlp')?.plain_ms ?? null,
@@ -135,6 +148,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     kernels,
     steps: lenet,
     models,
+    resnet,
     peers,
     notes,
     wall_s: (performance.now() - t0) / 1000,

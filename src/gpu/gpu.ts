@@ -24,6 +24,10 @@ export interface GpuCounters {
   liveBuffers: number;
   /** Bytes held by the live buffers. */
   liveBytes: number;
+  /** The most bytes live at once since the device was made (or since resetPeak()). */
+  peakLiveBytes: number;
+  /** The largest single buffer made (bytes): what the storage-binding limit must hold. */
+  largestBuffer: number;
   buffersCreated: number;
   pipelinesCompiled: number;
   bindGroupsCreated: number;
@@ -66,6 +70,8 @@ export class Gpu {
     readbacks: 0,
     liveBuffers: 0,
     liveBytes: 0,
+    peakLiveBytes: 0,
+    largestBuffer: 0,
     buffersCreated: 0,
     pipelinesCompiled: 0,
     bindGroupsCreated: 0,
@@ -139,6 +145,12 @@ export class Gpu {
     return adapterName(this.adapter);
   }
 
+  /** Starts a new peak-memory window at the bytes live now. */
+  resetPeak(): void {
+    this.counters.peakLiveBytes = this.counters.liveBytes;
+    this.counters.largestBuffer = 0;
+  }
+
   /** Throws when the device is gone, so a run stops with a clear message instead of hanging. */
   checkAlive(): void {
     if (this.lostReason) throw new GpuLostError(`l2rw-gpu: ${this.lostReason}`);
@@ -164,6 +176,8 @@ export class Gpu {
     this.live.add(buf);
     this.counters.liveBuffers = this.live.size;
     this.counters.liveBytes += size;
+    this.counters.peakLiveBytes = Math.max(this.counters.peakLiveBytes, this.counters.liveBytes);
+    this.counters.largestBuffer = Math.max(this.counters.largestBuffer, size);
     this.counters.buffersCreated++;
     return buf;
   }

@@ -320,13 +320,17 @@ export class Trainer {
     const data = this.datasets[decl.source];
     const rule = WEIGHT_RULES[decl.rule];
     const lookahead = rule.score === 'alignment';
-    const general = lookahead && this.generalPath;
+    // L2RW's alignments by the tangent pass (the general path) rather than per node from unit signals.
+    const tangentAlignments = lookahead && this.generalPath;
+    // The weighted gradient from a second, loss-weighted backward pass rather than from unit signals
+    // scaled by w: needed whenever examples are coupled (every method), and on L2RW's general path.
+    const weightedBackward = tangentAlignments || !compiled.fastPathExact;
     const chunk = cfg.indexChunk;
     const seedBase = cfg.seed * 7919 + this.phases.length * 104729;
     const trainSrc = new BatchSource(scope, data, n, decl.sampling, seedBase + 1, chunk, `${name}.train`);
     const augment = cfg.augment ? { pad: cfg.augment.pad, seed: seedBase + 3 } : undefined;
     const sources = [trainSrc];
-    const f = scope.own(new BatchPlan(gpu, compiled, n, { mode: 'train', updatesState: true, signals: true, tangents: general, label: `${name}.f` }));
+    const f = scope.own(new BatchPlan(gpu, compiled, n, { mode: 'train', updatesState: true, signals: true, tangents: tangentAlignments, label: `${name}.f` }));
     const ones = scope.upload(`${name}.ones`, new Float32Array(n).fill(1));
     const flags = scope.buffer(`${name}.flags`, n * 4);
     const s = scope.buffer(`${name}.alignment`, n * 4);
@@ -350,7 +354,7 @@ export class Trainer {
     // 5–6: l_f = Σ ε_i C(y_i, ŷ_i) and its gradient. The unit signals δ_i = ∂C_i/∂(logits) (ε_i = 1).
     //      Fast path: backpropagated once; since no op couples examples, any ε (and later the weights
     //      w) just scales example i's signals by ε_i. General path: only the logits' signal is needed.
-    group('5,6 loss+backward', f.lossAndSignal(ones), ...(general ? [] : f.backward(params)));
+    group('5,6 loss+backward', f.lossAndSignal(ones), ...(weightedBackward ? [] : f.backward(params)));
     let valLoss: GPUBuffer | null = null;
     let m = 0;
     if (lookahead) {
@@ -377,7 +381,7 @@ export class Trainer {
       );
       // 10: ∇ε_i = −α <∇f_i(θ_t), g> = −α s_i. Fast path: per-node alignment of the stored unit signals
       //     with g. General path: s = J·g, one forward-mode pass of the training batch along g.
-      group('10 alignments', ...(general ? f.tangentAlignments(params, grads, s) : f.alignments(grads, s, g)));
+      group('10 alignments', ...(tangentAlignments ? f.tangentAlignments(params, grads, s) : f.alignments(grads, s, g)));
     }
     // 11: w̃ = max(−∇ε, 0) = α max(s, 0); w = w̃ / (Σ w̃ + δ(Σ w̃)). The baselines' rules go here too.
     const weightOpts = { k: keep, seed: cfg.seed, step: 0, scale: cfg.lookaheadAlpha };
@@ -386,11 +390,13 @@ export class Trainer {
       k.weights.get(decl.rule)!.plan({ score, labels: f.y, classWeight, w: this.weights }, n, weightOpts, `${name}.weights`),
     );
     group('11 weights', weightsDispatch);
-    // 12–13: l_f = Σ w_i C_i; ∇θ_t = Σ w_i ∇f_i. Fast path: the unit signals scaled by w, no second
-    //        backward pass. General path: a second backward pass with w as the loss weights.
+    // 12–13: l_f = Σ w_i C_i; ∇θ_t = Σ w_i ∇f_i. Without coupling: the unit signals scaled by w, no
+    //        second backward pass. Otherwise: a second backward pass with w as the loss weights.
     group(
       '12,13 weighted grads',
-      ...(general ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(params, grads, null)] : f.weightGrads(params, grads, this.weights)),
+      ...(weightedBackward
+        ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(params, grads, null)]
+        : f.weightGrads(params, grads, this.weights)),
     );
     // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay.
     group('14 sgd', ...this.sgd.map((x) => x.dispatch));

@@ -12,7 +12,8 @@ import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { skipGraph } from '../helpers/specs';
-import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../reference/l2rw';
+import { batchGrad } from '../reference/graph';
+import { alignments, decayMask, epsGradFiniteDiff, initParams, l2rwStep, sgdMomentumStep } from '../reference/l2rw';
 import '../reference/ops/center';
 
 const SKIP = skipGraph(false);
@@ -111,6 +112,25 @@ describe('a graph with a skip connection and a coupling op', () => {
         theta = next;
         velocity = v;
       }
+      t.destroy();
+    });
+  }
+
+  for (const method of ['plain', 'proportion', 'hardmining', 'random'] as const) {
+    it(`${method} on the coupled graph: the update is the gradient of Σ w_i f_i through the whole batch`, async () => {
+      const gpu = await testGpu();
+      const p = problem(SKIP_CENTER, 41, 7, 3);
+      const t = await trainer(gpu, SKIP_CENTER, p, { method });
+      await t.trainStep();
+      const b = await t.inspectLastBatch();
+      const { X, y } = permuted(p, SKIP_CENTER, b.indices);
+      // Whatever the rule's weights, Σ w_i ∇f_i must be taken with the batch coupling (a weighted
+      // backward pass), not from unit signals scaled afterwards.
+      const grad = batchGrad(SKIP_CENTER, p.theta, X, y, b.weights);
+      const ref = sgdMomentumStep(p.theta, new Float64Array(p.theta.length), grad, SGD, decayMask(SKIP_CENTER));
+      const next = await t.model.readParams();
+      const dRef = ref.theta.map((v, i) => v - p.theta[i]);
+      expectClose(next.map((v, i) => v - p.theta[i]), dRef, { atol: 1e-4 * maxAbs(dRef), rtol: 1e-3 }, `${method} Δθ`);
       t.destroy();
     });
   }
