@@ -17,8 +17,7 @@ import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { crossEntropy, forwardBatch, paramOffsets, resolved } from '../reference/graph';
 import { alignments, epsGradFiniteDiff, initParams, l2rwStep, type SgdOptions } from '../reference/l2rw';
-import { refOp } from '../reference/ops/index';
-import { batchnormEvalForward, batchnormRunningUpdate, bnAttrs, bnGeometry, type BatchnormSaved } from '../reference/ops/batchnorm';
+import { evalLogits, minSigma, stateAfter, stateViews } from '../reference/model_state';
 
 /**
  * input [2,6,6] → conv2d(4, k3, pad 1) → batchnorm → relu → A; A → conv2d(4, k3, pad 1) → batchnorm
@@ -87,64 +86,6 @@ function permuted(p: Problem, idx: Uint32Array): { X: Float32Array; y: Uint32Arr
 
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
-// ---- the model state (running statistics) in the reference ---------------------------------------
-
-/** Each batchnorm node's running statistics: views into the dense state vector (node order, mean then var). */
-function stateViews(state: ArrayLike<number>): Map<string, { mean: Float64Array; variance: Float64Array }> {
-  const all = Float64Array.from(state);
-  const out = new Map<string, { mean: Float64Array; variance: Float64Array }>();
-  let off = 0;
-  for (const node of resolved(SPEC).nodes) {
-    if (!node.state.length) continue;
-    const [mean, variance] = node.state.map((s) => {
-      const v = all.subarray(off, off + s.size);
-      off += s.size;
-      return v;
-    });
-    out.set(node.id, { mean, variance });
-  }
-  if (off !== all.length) throw new Error(`state has ${all.length} values, the model declares ${off}`);
-  return out;
-}
-
-/** The state after a training batch X at θ: every batchnorm node's update from its batch statistics. */
-function stateAfter(theta: ArrayLike<number>, state: ArrayLike<number>, X: ArrayLike<number>): Float64Array {
-  const fwd = forwardBatch(SPEC, theta, X);
-  const views = stateViews(state);
-  const next: number[] = [];
-  for (const node of resolved(SPEC).nodes) {
-    const v = views.get(node.id);
-    if (!v) continue;
-    const u = batchnormRunningUpdate(v.mean, v.variance, fwd.saved.get(node.id) as BatchnormSaved, bnAttrs(node).momentum);
-    next.push(...u.mean, ...u.variance);
-  }
-  return Float64Array.from(next);
-}
-
-/** Logits of X in evaluation mode: every batchnorm node normalises with the running statistics. */
-function evalLogits(theta: ArrayLike<number>, state: ArrayLike<number>, X: ArrayLike<number>): Float64Array {
-  const model = resolved(SPEC);
-  const n = X.length / shapeSize(SPEC.input);
-  const th = Float64Array.from(theta);
-  const params = new Map<string, Float64Array[]>(model.nodes.map((nd) => [nd.id, []]));
-  for (const p of paramOffsets(SPEC)) params.get(p.node)!.push(th.subarray(p.offset, p.offset + p.size));
-  const views = stateViews(state);
-  const acts = new Map<string, Float64Array>([[INPUT, Float64Array.from(X)]]);
-  for (const node of model.nodes) {
-    const inputs = node.inputs.map((i) => acts.get(i)!);
-    const ps = params.get(node.id)!;
-    let out: Float64Array;
-    if (node.op.name === 'batchnorm') {
-      const v = views.get(node.id)!;
-      out = batchnormEvalForward(inputs[0], ps[0], ps[1], v.mean, v.variance, bnGeometry(node.inShapes[0]), n, bnAttrs(node).eps);
-    } else {
-      out = refOp(node.op.name, node.id).forward(inputs, ps, node, n).out;
-    }
-    acts.set(node.id, out);
-  }
-  return acts.get(model.output.id)!;
-}
-
 // ---- tolerances -----------------------------------------------------------------------------------
 // The alignments, the weighted gradient and the update are fp32 results of a forward pass, a tangent
 // or backward pass and a few sums of up to a few hundred products each (conv: 36 terms, batchnorm: 216
@@ -161,15 +102,6 @@ const W_TOL = { atol: 1e-5, rtol: 1e-3 };
 // statistics' scale: 1e-6 of the largest value plus 1e-6 relative is ~10x above (observed ~7e-8).
 const stateTol = (ref: ArrayLike<number>) => ({ atol: 1e-6 * maxAbs(ref), rtol: 1e-6 });
 
-/** Smallest batch standard deviation of any batchnorm channel of a forward pass (the divisions' safety). */
-function minSigma(theta: ArrayLike<number>, X: ArrayLike<number>): number {
-  const fwd = forwardBatch(SPEC, theta, X);
-  let s = Infinity;
-  for (const node of fwd.model.nodes) {
-    if (node.op.name === 'batchnorm') for (const v of (fwd.saved.get(node.id) as BatchnormSaved).variance) s = Math.min(s, Math.sqrt(v));
-  }
-  return s;
-}
 
 describe('batch normalisation in the graph engine', () => {
   it('the model couples examples: L2RW takes the general path (and refuses the fast one)', async () => {
@@ -190,8 +122,8 @@ describe('batch normalisation in the graph engine', () => {
     await t.trainStep();
     const b = await t.inspectLastBatch();
     const { X, y } = permuted(p, b.indices);
-    expect(minSigma(p.theta, X)).toBeGreaterThan(0.2);
-    expect(minSigma(p.theta, p.Xg)).toBeGreaterThan(0.2);
+    expect(minSigma(SPEC, p.theta, X)).toBeGreaterThan(0.2);
+    expect(minSigma(SPEC, p.theta, p.Xg)).toBeGreaterThan(0.2);
     const ref = alignments(SPEC, p.theta, X, y, p.Xg, p.yg);
     expectClose(b.alignments!, ref, tol(ref), 's');
     // ∂/∂ε_i L_val(θ − α Σ ε_i ∇f_i) = −α s_i, by central differences of the float64 model (the
@@ -209,7 +141,7 @@ describe('batch normalisation in the graph engine', () => {
     const t = await trainer(gpu, p);
     const state0 = await t.model.readState();
     // Initial state: running means 0, running variances 1.
-    expect(Array.from(state0)).toEqual(Array.from(stateViews(state0).values()).flatMap((v) => [...v.mean.map(() => 0), ...v.variance.map(() => 1)]));
+    expect(Array.from(state0)).toEqual(Array.from(stateViews(SPEC, state0).values()).flatMap((v) => [...v.mean.map(() => 0), ...v.variance.map(() => 1)]));
     await t.trainStep();
     const b = await t.inspectLastBatch();
     const { X, y } = permuted(p, b.indices);
@@ -230,7 +162,7 @@ describe('batch normalisation in the graph engine', () => {
     );
     expectClose(await t.model.readVelocity(), ref.velocity, tol(ref.velocity), 'velocity');
     // The training batch's forward pass updated the state once; the validation batch's did not.
-    const refState = stateAfter(p.theta, state0, X);
+    const refState = stateAfter(SPEC, p.theta, state0, X);
     expectClose(await t.model.readState(), refState, stateTol(refState), 'running statistics');
     t.destroy();
   });
@@ -261,7 +193,7 @@ describe('batch normalisation in the graph engine', () => {
       );
       const v = await t.model.readVelocity();
       expectClose(v, ref.velocity, tol(ref.velocity), `velocity, step ${step}`);
-      const refState = stateAfter(theta, state, X);
+      const refState = stateAfter(SPEC, theta, state, X);
       const gpuState = await t.model.readState();
       expectClose(gpuState, refState, stateTol(refState), `running statistics, step ${step}`);
       theta = next;
@@ -270,7 +202,7 @@ describe('batch normalisation in the graph engine', () => {
     }
 
     // Evaluation: the running statistics, not the test set's own batch statistics.
-    const logits = evalLogits(theta, state, p.Xt);
+    const logits = evalLogits(SPEC, theta, state, p.Xt);
     const K = numClasses(SPEC);
     let errors = 0;
     let loss = 0;
