@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METHODS } from '../../src/train/methods';
 
 const root = join(__dirname, '..', '..');
 const bin = join(root, 'bin', 'l2rw.mjs');
@@ -224,6 +225,23 @@ describe('engine options', () => {
     const cfg = JSON.parse(readFileSync(join(tmp, 'defaults', 'result.json'), 'utf8')).config;
     for (const key of ['decayBiases', 'augmentPad', 'l2rwPath']) expect(cfg).not.toHaveProperty(key);
   });
+});
+
+describe('ResNets on the MNIST tasks', () => {
+  it('l2rw train --model resnet8 trains with every method', async () => {
+    for (const method of METHODS) {
+      const out = join(tmp, `resnet8-${method}`);
+      const r = await l2rw([
+        'train', '--model', 'resnet8', '--method', method, '--steps', '2', '--eval-every', '2', '--batch', '8', '--train-size', '200',
+        '--lr', '0.05', '--no-decay-biases', '--augment-pad', '2', '--out', out, '--json',
+      ]);
+      expect(r.code, `${method}: ${r.stderr}`).toBe(0);
+      const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+      expect(res.status, method).toBe('ok');
+      expect(res.test_error, method).toBeGreaterThanOrEqual(0);
+      expect(res.test_error, method).toBeLessThanOrEqual(1);
+    }
+  }, 240_000);
 });
 
 describe('bad arguments', () => {
