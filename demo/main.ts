@@ -4,7 +4,7 @@
 import { GpuUnavailableError } from '../src/gpu/errors';
 import { Gpu } from '../src/gpu/gpu';
 import type { Mnist } from '../src/data/mnist';
-import { METHODS, methodDecl, type Method } from '../src/train/methods';
+import { methodDecl, type Method } from '../src/train/methods';
 import { TrainingDivergedError } from '../src/train/trainer';
 import { drawDigitGrid, drawWeightHistogram, type DigitCell } from './app/batch_view';
 import { buildTask, examplePixels, loadDemoMnist } from './app/data';
@@ -12,6 +12,7 @@ import { LinePlot, type Series } from './app/plot';
 import { Session, type MethodRun, type SessionState } from './app/session';
 import {
   DEFAULTS,
+  DEMO_METHODS,
   fromQuery,
   METHOD_COLORS,
   METHOD_LABELS,
@@ -116,7 +117,7 @@ function deviceLostHelp(reason: string): string {
 function buildMethodList(selected: readonly Method[]): void {
   const box = $('methods');
   box.innerHTML = '';
-  for (const m of METHODS) {
+  for (const m of DEMO_METHODS) {
     const label = document.createElement('label');
     label.title = methodDecl(m).description;
     label.innerHTML = `<input type="checkbox" name="method" value="${m}"${selected.includes(m) ? ' checked' : ''} />

@@ -1,6 +1,9 @@
 // What the user picks in the form, its defaults, and its mirror in the page's query string (so a run
 // can be linked to, and the browser tests can start one without clicking through the form).
-import { METHODS, type Method } from '../../src/train/methods';
+import { METHODS, selectsOnClean, type Method } from '../../src/train/methods';
+
+/** The methods the live demo offers: early stopping needs evaluation points the demo's loop does not keep. */
+export const DEMO_METHODS = METHODS.filter((m) => !selectsOnClean(m));
 
 export type TaskKind = 'imbalance' | 'noise-uniform' | 'noise-background';
 export type ModelKind = 'mlp' | 'lenet';
@@ -63,6 +66,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   random: 'Random',
   'clean-only': 'Clean only',
   finetune: 'Fine-tune',
+  'l2rw-finetune': 'L2RW + fine-tune',
+  'early-stop': 'Early stopping',
 };
 
 /** Fixed colours per method, so a method keeps its colour whatever else is selected. */
@@ -75,6 +80,8 @@ export const METHOD_COLORS: Record<Method, string> = {
   random: '#868e96',
   'clean-only': '#0c8599',
   finetune: '#e67700',
+  'l2rw-finetune': '#a61e4d',
+  'early-stop': '#5c940d',
 };
 
 export const LIMITS = {
@@ -98,7 +105,7 @@ function num(v: string | null, fallback: number, [lo, hi]: readonly [number, num
 
 export function parseMethods(list: string | null): Method[] | null {
   if (!list) return null;
-  const picked = list.split(',').filter((m): m is Method => (METHODS as readonly string[]).includes(m));
+  const picked = list.split(',').filter((m): m is Method => (DEMO_METHODS as readonly string[]).includes(m));
   return picked.length ? [...new Set(picked)] : null;
 }
 

@@ -56,6 +56,8 @@ export interface RunResult {
   train_s: number;
   eval_s: number;
   steps_per_s: number;
+  /** Early stopping: the result (test error, losses) is the model kept at the best clean-set evaluation. */
+  selected?: boolean;
   curves: CurvePoint[];
   started_at: string;
 }
@@ -152,6 +154,8 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
         inflight = [];
         await gpu.idle();
         const te = now();
+        // Early stopping: keep the model if it is the best on the clean set so far (on the GPU).
+        if (trainer.selectsOnClean) trainer.trackBest();
         const val = await trainer.evaluate('clean');
         const test = await trainer.evaluate('test');
         evalS += now() - te;
@@ -165,6 +169,16 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       }
     }
     result.train_s = now() - tTrain - evalS;
+    if (trainer.selectsOnClean && result.status === 'ok' && (await trainer.restoreBest())) {
+      // The run's result is the kept model's (the curves show the model at each evaluation point).
+      const te = now();
+      const test = await trainer.evaluate('test');
+      result.val_loss = (await trainer.evaluate('clean')).loss;
+      evalS += now() - te;
+      result.test_error = test.error;
+      result.test_loss = test.loss;
+      result.selected = true;
+    }
     if (result.status === 'interrupted') {
       result.test_error = null;
       result.test_loss = null;

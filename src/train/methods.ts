@@ -15,6 +15,11 @@ export interface PhaseDecl {
 export interface MethodDecl {
   description: string;
   phases: readonly PhaseDecl[];
+  /**
+   * 'clean': early stopping: at each evaluation point the trainer keeps (on the GPU) the model with
+   * the best clean-set accuracy, and the run ends with that model.
+   */
+  select?: 'clean';
 }
 
 const phase = (rule: WeightRule, source: PhaseDecl['source'] = 'train', sampling: SamplingMode = 'shuffle'): PhaseDecl => ({ source, sampling, rule });
@@ -40,6 +45,15 @@ export const METHOD_DECLS = {
     description: 'plain SGD on the training set, then plain SGD on the clean set for the last finetune steps',
     phases: [phase('uniform'), phase('uniform', 'clean')],
   },
+  'l2rw-finetune': {
+    description: 'Learning to Reweight, then plain SGD on the clean set for the last finetune steps',
+    phases: [phase('l2rw'), phase('uniform', 'clean')],
+  },
+  'early-stop': {
+    description: 'plain SGD; the model with the best clean-set accuracy at any evaluation point is kept (early stopping)',
+    phases: [phase('uniform')],
+    select: 'clean',
+  },
 } satisfies Record<string, MethodDecl>;
 
 export type Method = keyof typeof METHOD_DECLS;
@@ -57,6 +71,11 @@ export function usesValidation(method: Method): boolean {
 /** Whether the method trains on the clean set in some phase (so it must hold at least one example). */
 export function usesCleanSet(method: Method): boolean {
   return usesValidation(method) || METHOD_DECLS[method].phases.some((p) => p.source === 'clean');
+}
+
+/** Whether the method keeps the best model on the clean set (early stopping). */
+export function selectsOnClean(method: Method): boolean {
+  return (METHOD_DECLS[method] as MethodDecl).select === 'clean';
 }
 
 export function parseMethod(name: string): Method {

@@ -5,12 +5,13 @@ import type { Gpu } from '../gpu/gpu';
 import { GpuScope } from '../gpu/scope';
 import { CountErrors } from '../kernels/count_errors';
 import { ExampleWeights, WEIGHT_RULES, weightUniforms, type WeightOptions, type WeightRule } from '../kernels/example_weights';
+import { KeepBest } from '../kernels/keep_best';
 import { GatherBatch, normalizationTable, type GatherDispatch, type GatherTransform, type GatherVariant } from '../kernels/gather_batch';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { SgdMomentum } from '../kernels/sgd_momentum';
 import { STAT_COUNT, StepStats } from '../kernels/step_stats';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
-import { methodDecl, usesCleanSet, type Method, type PhaseDecl } from './methods';
+import { methodDecl, selectsOnClean, usesCleanSet, type Method, type PhaseDecl } from './methods';
 import { GpuModel } from './model';
 import { BatchPlan, CompiledModel } from './network';
 import { IndexStream, type SamplingMode } from './sampler';
@@ -184,12 +185,13 @@ function gatherVariants(data: TrainData, cfg: ResolvedConfig): GatherVariant[] {
 }
 
 async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[]) {
-  const [weights, sgd, gathers, stats, countErrors] = await Promise.all([
+  const [weights, sgd, gathers, stats, countErrors, keepBest] = await Promise.all([
     Promise.all(rules.map((r) => ExampleWeights.create(gpu, r))),
     SgdMomentum.create(gpu),
     Promise.all(variants.map((v) => GatherBatch.create(gpu, v))),
     StepStats.create(gpu),
     CountErrors.create(gpu),
+    KeepBest.create(gpu),
   ]);
   const byKey = new Map(variants.map((v, i) => [gatherKey(v), gathers[i]]));
   return {
@@ -197,6 +199,7 @@ async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], varian
     sgd,
     stats,
     countErrors,
+    keepBest,
     gather(v: GatherVariant): GatherBatch {
       const g = byKey.get(gatherKey(v));
       if (!g) throw new Error(`gather variant ${gatherKey(v)} was not loaded`);
@@ -521,6 +524,55 @@ export class Trainer {
     prog = { dispatches, out };
     this.evalPrograms.set(split, prog);
     return prog;
+  }
+
+  private best: { dispatches: Dispatch[]; evalOut: GPUBuffer; params: GPUBuffer; state: GPUBuffer; score: GPUBuffer } | null = null;
+
+  /**
+   * Early stopping (methods that select on the clean set): evaluates the clean set and, on the GPU,
+   * keeps a copy of the parameters and model state when its accuracy is the best so far (fewer
+   * errors; on a tie, a lower loss; else the earlier model). One submit, no readback: call it at
+   * every evaluation point, and restoreBest() before the final evaluation.
+   */
+  trackBest(): void {
+    const clean = this.datasets.clean;
+    if (!this.best) {
+      const { model } = this;
+      const scope = this.scope.child('best');
+      const { dispatches: evalDispatches, out } = this.evalProgram('clean', clean);
+      const params = scope.buffer('best.params', model.layout.paddedSize * 4);
+      const state = scope.buffer('best.state', Math.max(1, model.layout.state.paddedSize) * 4);
+      const score = scope.upload('best.score', new Float32Array([Infinity, Infinity, 0, 0]));
+      const copies = [
+        { current: model.params, best: params, n: model.layout.paddedSize },
+        ...(model.layout.state.paddedSize ? [{ current: model.state, best: state, n: model.layout.state.paddedSize }] : []),
+      ];
+      this.best = { dispatches: [...evalDispatches, ...scope.ownAll(this.k.keepBest.plan(out, score, copies, 'keep_best'))], evalOut: out, params, state, score };
+    }
+    const b = this.best;
+    this.gpu.run('track best', (enc) => {
+      enc.clearBuffer(b.evalOut);
+      encodeDispatches(enc, b.dispatches, 'track best');
+    });
+  }
+
+  /** Puts the kept best model (trackBest) back into the parameters and state; false when none was kept. */
+  async restoreBest(): Promise<boolean> {
+    if (!this.best) return false;
+    const b = this.best;
+    const [bestErrors] = await this.gpu.readF32(b.score, 1);
+    if (!Number.isFinite(bestErrors)) return false;
+    const { model } = this;
+    this.gpu.run('restore best', (enc) => {
+      enc.copyBufferToBuffer(b.params, 0, model.params, 0, model.layout.paddedSize * 4);
+      if (model.layout.state.paddedSize) enc.copyBufferToBuffer(b.state, 0, model.state, 0, model.layout.state.paddedSize * 4);
+    });
+    return true;
+  }
+
+  /** Whether the method keeps the best model on the clean set (early stopping). */
+  get selectsOnClean(): boolean {
+    return selectsOnClean(this.config.method);
   }
 
   /** The latest training minibatch and what the method made of it (readbacks: demos and tests only). */

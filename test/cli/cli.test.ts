@@ -227,6 +227,19 @@ describe('engine options', () => {
   });
 });
 
+describe('early stopping', () => {
+  it('--method early-stop reports the model kept at its best clean-set evaluation', async () => {
+    const out = join(tmp, 'early-stop');
+    const r = await l2rw(['train', '--method', 'early-stop', '--steps', '6', '--eval-every', '2', '--train-size', '300', '--model', 'mlp', '--hidden', '16', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(res.selected).toBe(true);
+    expect(res.curves).toHaveLength(3);
+    // The kept model is the one with the fewest clean-set errors; its test error is one of the curve's.
+    expect(res.curves.map((p: { test_error: number }) => p.test_error)).toContain(res.test_error);
+  });
+});
+
 describe('ResNets on the MNIST tasks', () => {
   it('l2rw train --model resnet8 trains with every method', async () => {
     for (const method of METHODS) {
