@@ -68,6 +68,8 @@ export const METHOD_LABELS: Record<Method, string> = {
   finetune: 'Fine-tune',
   'l2rw-finetune': 'L2RW + fine-tune',
   'early-stop': 'Early stopping',
+  'bootstrap-soft': 'Bootstrap (soft)',
+  'bootstrap-hard': 'Bootstrap (hard)',
 };
 
 /** Fixed colours per method, so a method keeps its colour whatever else is selected. */
@@ -82,6 +84,8 @@ export const METHOD_COLORS: Record<Method, string> = {
   finetune: '#e67700',
   'l2rw-finetune': '#a61e4d',
   'early-stop': '#5c940d',
+  'bootstrap-soft': '#364fc7',
+  'bootstrap-hard': '#495057',
 };
 
 export const LIMITS = {

@@ -15,14 +15,21 @@ export const softmaxXentDef: KernelDef = {
   uniforms: [
     ['n', 'u32'],
     ['k', 'u32'],
+    ['beta', 'f32'],
   ],
 };
 
-export class SoftmaxXent {
-  private constructor(private readonly gpu: Gpu, private readonly kernel: Kernel) {}
+/** The loss of a training phase: cross-entropy, or Reed et al.'s bootstrapping with weight `beta` on the label. */
+export type LossSpec = { kind: 'xent' } | { kind: 'bootstrap-soft' | 'bootstrap-hard'; beta: number };
 
-  static async create(gpu: Gpu): Promise<SoftmaxXent> {
-    return new SoftmaxXent(gpu, await Kernel.load(gpu, softmaxXentDef, { WG }));
+const BOOTSTRAP_CODE = { xent: 0, 'bootstrap-soft': 1, 'bootstrap-hard': 2 } as const;
+
+export class SoftmaxXent {
+  private constructor(private readonly gpu: Gpu, private readonly kernel: Kernel, readonly loss: LossSpec) {}
+
+  static async create(gpu: Gpu, loss: LossSpec = { kind: 'xent' }): Promise<SoftmaxXent> {
+    if (loss.kind !== 'xent' && !(loss.beta >= 0 && loss.beta <= 1)) throw new Error(`bootstrapping needs beta in [0, 1], got ${loss.beta}`);
+    return new SoftmaxXent(gpu, await Kernel.load(gpu, softmaxXentDef, { WG, BOOTSTRAP: BOOTSTRAP_CODE[loss.kind] }), loss);
   }
 
   /** n rows of k >= 1 classes; loss is [n], dlogits [n, k] (written whole, never accumulated). */
@@ -37,6 +44,7 @@ export class SoftmaxXent {
     label = 'softmax_xent',
   ): Dispatch {
     if (!(k >= 1)) throw new Error(`${label}: softmax over k = ${k} classes (needs k >= 1)`);
-    return this.kernel.plan(label, [logits, labels, exWeight, loss, dlogits], { n, k }, workgroups1d(this.gpu, n, WG));
+    const beta = this.loss.kind === 'xent' ? 1 : this.loss.beta;
+    return this.kernel.plan(label, [logits, labels, exWeight, loss, dlogits], { n, k, beta }, workgroups1d(this.gpu, n, WG));
   }
 }

@@ -3,6 +3,7 @@
 // from, how they are sampled, and step 11's weight rule (which says what it scores examples by, see
 // WEIGHT_RULES). A second phase takes the last `finetuneSteps` steps of the run.
 import { WEIGHT_RULES, type WeightRule } from '../kernels/example_weights';
+import type { LossSpec } from '../kernels/softmax_xent';
 import type { SamplingMode } from './sampler';
 
 export interface PhaseDecl {
@@ -10,6 +11,8 @@ export interface PhaseDecl {
   source: 'train' | 'clean';
   sampling: SamplingMode;
   rule: WeightRule;
+  /** The training loss (default cross-entropy). */
+  loss?: LossSpec;
 }
 
 export interface MethodDecl {
@@ -48,6 +51,15 @@ export const METHOD_DECLS = {
   'l2rw-finetune': {
     description: 'Learning to Reweight, then plain SGD on the clean set for the last finetune steps',
     phases: [phase('l2rw'), phase('uniform', 'clean')],
+  },
+  // Reed et al. (2015), with their β: the target mixes the label with the model's own prediction.
+  'bootstrap-soft': {
+    description: 'soft bootstrapping (Reed et al.): target 0.95·label + 0.05·prediction (an entropy term)',
+    phases: [{ ...phase('uniform'), loss: { kind: 'bootstrap-soft', beta: 0.95 } }],
+  },
+  'bootstrap-hard': {
+    description: 'hard bootstrapping (Reed et al.): target 0.8·label + 0.2·one-hot of the predicted class',
+    phases: [{ ...phase('uniform'), loss: { kind: 'bootstrap-hard', beta: 0.8 } }],
   },
   'early-stop': {
     description: 'plain SGD; the model with the best clean-set accuracy at any evaluation point is kept (early stopping)',

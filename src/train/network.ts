@@ -212,10 +212,12 @@ export class BatchPlan {
     );
   }
 
-  /** Per-example losses, and the logits' signal scaled per example by `exWeight` (n floats). */
-  lossAndSignal(exWeight: BufferRef): Dispatch {
+  /**
+   * Per-example losses, and the logits' signal scaled per example by `exWeight` (n floats); `xent` a
+   * loss kernel other than plain cross-entropy (bootstrapping).
+   */
+  lossAndSignal(exWeight: BufferRef, xent: SoftmaxXent = this.compiled.kernels.xent): Dispatch {
     this.requireSignals('the loss signal');
-    const { xent } = this.compiled.kernels;
     return this.own([xent.plan(this.logits, this.y, exWeight, this.loss, this.sigOf(this.model.output.id)!, this.n, this.model.classes, `${this.options.label}.xent`)])[0];
   }
 

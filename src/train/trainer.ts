@@ -9,6 +9,7 @@ import { KeepBest } from '../kernels/keep_best';
 import { GatherBatch, normalizationTable, type GatherDispatch, type GatherTransform, type GatherVariant } from '../kernels/gather_batch';
 import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { SgdMomentum } from '../kernels/sgd_momentum';
+import { SoftmaxXent, type LossSpec } from '../kernels/softmax_xent';
 import { STAT_COUNT, StepStats } from '../kernels/step_stats';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
 import { methodDecl, selectsOnClean, usesCleanSet, type Method, type PhaseDecl } from './methods';
@@ -184,14 +185,15 @@ function gatherVariants(data: TrainData, cfg: ResolvedConfig): GatherVariant[] {
   return [...new Map(all.map((v) => [gatherKey(v), v])).values()];
 }
 
-async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[]) {
-  const [weights, sgd, gathers, stats, countErrors, keepBest] = await Promise.all([
+async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[], losses: readonly LossSpec[]) {
+  const [weights, sgd, gathers, stats, countErrors, keepBest, lossKernels] = await Promise.all([
     Promise.all(rules.map((r) => ExampleWeights.create(gpu, r))),
     SgdMomentum.create(gpu),
     Promise.all(variants.map((v) => GatherBatch.create(gpu, v))),
     StepStats.create(gpu),
     CountErrors.create(gpu),
     KeepBest.create(gpu),
+    Promise.all(losses.map((l) => SoftmaxXent.create(gpu, l))),
   ]);
   const byKey = new Map(variants.map((v, i) => [gatherKey(v), gathers[i]]));
   return {
@@ -200,6 +202,8 @@ async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], varian
     stats,
     countErrors,
     keepBest,
+    /** The phase losses other than cross-entropy (bootstrapping), by their JSON. */
+    loss: (l: LossSpec) => lossKernels[losses.findIndex((x) => JSON.stringify(x) === JSON.stringify(l))],
     gather(v: GatherVariant): GatherBatch {
       const g = byKey.get(gatherKey(v));
       if (!g) throw new Error(`gather variant ${gatherKey(v)} was not loaded`);
@@ -289,7 +293,12 @@ export class Trainer {
     try {
       const [compiled, k] = await Promise.all([
         CompiledModel.load(gpu, model.layout),
-        loadTrainerKernels(gpu, [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))], gatherVariants(data, cfg)),
+        loadTrainerKernels(
+          gpu,
+          [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))],
+          gatherVariants(data, cfg),
+          methodDecl(cfg.method).phases.flatMap((p) => (p.loss && p.loss.kind !== 'xent' ? [p.loss] : [])),
+        ),
       ]);
       const t = new Trainer(gpu, compiled, k, spec, cfg, data, model);
       try {
@@ -357,7 +366,10 @@ export class Trainer {
     // 5–6: l_f = Σ ε_i C(y_i, ŷ_i) and its gradient. The unit signals δ_i = ∂C_i/∂(logits) (ε_i = 1).
     //      Fast path: backpropagated once; since no op couples examples, any ε (and later the weights
     //      w) just scales example i's signals by ε_i. General path: only the logits' signal is needed.
-    group('5,6 loss+backward', f.lossAndSignal(ones), ...(weightedBackward ? [] : f.backward(params)));
+    // The phase's training loss: cross-entropy, or bootstrapping (L2RW phases always use cross-entropy).
+    const xent = decl.loss && decl.loss.kind !== 'xent' ? k.loss(decl.loss) : undefined;
+    if (xent && lookahead) throw new Error(`${name}: a phase with the L2RW rule trains on cross-entropy`);
+    group('5,6 loss+backward', f.lossAndSignal(ones, xent), ...(weightedBackward ? [] : f.backward(params)));
     let valLoss: GPUBuffer | null = null;
     let m = 0;
     if (lookahead) {
@@ -398,7 +410,7 @@ export class Trainer {
     group(
       '12,13 weighted grads',
       ...(weightedBackward
-        ? [f.lossAndSignal(this.weights), ...f.backward(params), ...f.weightGrads(params, grads, null)]
+        ? [f.lossAndSignal(this.weights, xent), ...f.backward(params), ...f.weightGrads(params, grads, null)]
         : f.weightGrads(params, grads, this.weights)),
     );
     // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay.

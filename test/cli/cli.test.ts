@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METHODS } from '../../src/train/methods';
 
 const root = join(__dirname, '..', '..');
 const bin = join(root, 'bin', 'l2rw.mjs');
@@ -241,8 +240,10 @@ describe('early stopping', () => {
 });
 
 describe('ResNets on the MNIST tasks', () => {
-  it('l2rw train --model resnet8 trains with every method', async () => {
-    for (const method of METHODS) {
+  // Every method on a ResNet is covered by test/train/resnet.test.ts on a small synthetic set; the
+  // real command runs three that exercise each kind of phase (L2RW, two phases, early stopping).
+  it('l2rw train --model resnet8 trains on the MNIST task', async () => {
+    for (const method of ['l2rw', 'l2rw-finetune', 'early-stop'] as const) {
       const out = join(tmp, `resnet8-${method}`);
       const r = await l2rw([
         'train', '--model', 'resnet8', '--method', method, '--steps', '2', '--eval-every', '2', '--batch', '8', '--train-size', '200',

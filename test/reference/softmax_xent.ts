@@ -56,3 +56,48 @@ export function softmaxXentRef(
   }
   return { loss, dlogits };
 }
+
+/**
+ * Reed et al.'s bootstrapping losses, float64, written from their definitions (no shared algebra with
+ * the kernel): with q = softmax(z_i) and a = argmax z_i (first maximum),
+ *   soft: loss = −Σ_j (beta·[j == y] + (1 − beta)·q_j) log q_j  (q inside the target is differentiated)
+ *   hard: loss = −beta·log q_y − (1 − beta)·log q_a
+ * and dlogits = w_i · ∂loss/∂z_i, the soft one by the chain rule through q: ∂loss/∂q_j = −(beta·[j == y]
+ * + (1 − beta) q_j)/q_j − (1 − beta)·log q_j, then ∂q_j/∂z_l = q_j([j == l] − q_l).
+ */
+export function bootstrapRef(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  n: number,
+  k: number,
+  kind: 'soft' | 'hard',
+  beta: number,
+): SoftmaxXentResult {
+  const loss = new Float64Array(n);
+  const dlogits = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const base = i * k;
+    const y = labels[i];
+    const z = Array.from({ length: k }, (_, j) => logits[base + j]);
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const s = e.reduce((acc, v) => acc + v, 0);
+    const q = e.map((v) => v / s);
+    const logq = z.map((v) => v - m - Math.log(s));
+    const a = z.indexOf(m);
+    if (kind === 'soft') {
+      loss[i] = -logq.reduce((acc, lq, j) => acc + (beta * (j === y ? 1 : 0) + (1 - beta) * q[j]) * lq, 0);
+      const dq = q.map((qj, j) => -(beta * (j === y ? 1 : 0) + (1 - beta) * qj) / qj - (1 - beta) * logq[j]);
+      for (let l = 0; l < k; l++) {
+        let d = 0;
+        for (let j = 0; j < k; j++) d += dq[j] * q[j] * ((j === l ? 1 : 0) - q[l]);
+        dlogits[base + l] = weights[i] * d;
+      }
+    } else {
+      loss[i] = -beta * logq[y] - (1 - beta) * logq[a];
+      for (let l = 0; l < k; l++) dlogits[base + l] = weights[i] * (q[l] - beta * (l === y ? 1 : 0) - (1 - beta) * (l === a ? 1 : 0));
+    }
+  }
+  return { loss, dlogits };
+}

@@ -7,6 +7,8 @@ import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
+import { backwardBatch, forwardBatch } from '../reference/graph';
+import { bootstrapRef } from '../reference/softmax_xent';
 
 const D = 6;
 const spec = mlpSpec(D, [8], 3);
@@ -211,4 +213,31 @@ describe('weight decay groups', () => {
     }
     expect(layout.tensors.some((t) => t.name.endsWith('.bias'))).toBe(true);
   });
+});
+
+describe('bootstrapping (Reed et al.)', () => {
+  for (const [method, kind, beta] of [['bootstrap-soft', 'soft', 0.95], ['bootstrap-hard', 'hard', 0.8]] as const) {
+    it(`${method}: the update is the backpropagated bootstrapped loss gradient (β = ${beta}), uniform weights`, async () => {
+      const gpu = await testGpu();
+      const rng = new Rng(21);
+      const data = { train: dataset(rng, 40, [0.4, 0.4, 0.2]), clean: dataset(rng, 3, [1 / 3, 1 / 3, 1 / 3]) };
+      const layout = new ParamLayout(spec);
+      const theta0 = Float32Array.from(rng.normals(layout.denseSize), (v) => 0.5 * v);
+      const lr = 0.1;
+      const t = await Trainer.create(gpu, spec, data, { method, steps: 1, batch: 40, lr, momentum: 0, weightDecay: 0, seed: 1, logEvery: 10 }, { params: theta0 });
+      await t.trainStep();
+      const b = await t.inspectLastBatch();
+      const X = new Float32Array(40 * D);
+      b.indices.forEach((j, i) => X.set(data.train.x.subarray(j * D, (j + 1) * D), i * D));
+      const y = Uint32Array.from(b.indices, (j) => data.train.y[j]);
+      const fwd = forwardBatch(spec, theta0, X);
+      const ref = bootstrapRef(fwd.logits, y, new Float64Array(40).fill(1 / 40), 40, 3, kind, beta);
+      expectClose(b.losses, ref.loss, { atol: 1e-6, rtol: 1e-5 }, `${method} losses`);
+      const grad = backwardBatch(spec, theta0, fwd, ref.dlogits).grad;
+      const theta1 = await t.model.readParams();
+      const want = Float64Array.from(theta0, (v, i) => v - lr * grad[i]);
+      expectClose(theta1.map((v, i) => v - theta0[i]), want.map((v, i) => v - theta0[i]), { atol: 1e-7, rtol: 1e-4 }, `${method} Δθ`);
+      t.destroy();
+    });
+  }
 });

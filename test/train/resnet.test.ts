@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu';
 import { buildModel, MODEL_NAMES, resnetSpec } from '../../src/train/models';
 import { numClasses, paramCount, resolveModel, shapeSize, type ModelSpec } from '../../src/train/spec';
+import { METHODS } from '../../src/train/methods';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
@@ -96,6 +97,23 @@ const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max
 // (~1e-6 relative each) the normalisations amplify by 1/σ (σ > 0.2 is checked): 1e-3 relative plus
 // 1e-4 of the largest entry leaves a wide margin over the ~1e-6 observed.
 const tol = (ref: ArrayLike<number>) => ({ atol: 1e-4 * maxAbs(ref), rtol: 1e-3 });
+
+describe('every method on a ResNet', () => {
+  it('each trains three steps on a tiny ResNet-8: finite parameters, running statistics updated', async () => {
+    const gpu = await testGpu();
+    const p = problem(TINY, 8, 12, 6);
+    for (const method of METHODS) {
+      const t = await trainer(gpu, p, { method, batch: 6, valBatch: 3, finetuneSteps: 1, steps: 3 });
+      const state0 = await t.model.readState();
+      for (let i = 0; i < 3; i++) await t.trainStep();
+      const theta = await t.model.readParams();
+      expect(theta.every(Number.isFinite), method).toBe(true);
+      expect(Array.from(theta), method).not.toEqual(Array.from(p.theta));
+      expect(Array.from(await t.model.readState()), method).not.toEqual(Array.from(state0));
+      t.destroy();
+    }
+  });
+});
 
 describe('L2RW through batch normalisation on a tiny ResNet-8', () => {
   it('takes the general path; alignments match per-example gradients and finite differences', async () => {

@@ -2,10 +2,10 @@
 // that reference against central finite differences.
 import type { Gpu } from '../../../src/gpu/gpu';
 import { runDispatches } from '../../../src/kernels/kernel';
-import { SoftmaxXent } from '../../../src/kernels/softmax_xent';
+import { SoftmaxXent, type LossSpec } from '../../../src/kernels/softmax_xent';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
-import { rowXentRef, softmaxXentRef } from '../../reference/softmax_xent';
+import { bootstrapRef, rowXentRef, softmaxXentRef } from '../../reference/softmax_xent';
 import { assert, assertClose, assertSame, cpuCheck, gpuCheck, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 // Each output is a few fp32 operations on O(1)-to-O(100) values plus exp and log (a few ulp each on
@@ -23,14 +23,14 @@ interface Case {
 }
 
 /** Runs the kernel; loss and dlogits carry one guard element each, which must survive. */
-async function runXent(gpu: Gpu, s: Scratch, c: Case): Promise<{ loss: Float32Array; dlogits: Float32Array }> {
+async function runXent(gpu: Gpu, s: Scratch, c: Case, lossSpec: LossSpec = { kind: 'xent' }): Promise<{ loss: Float32Array; dlogits: Float32Array }> {
   const { n, k } = c;
   const bl = s.upload('logits', c.logits);
   const by = s.upload('labels', c.labels);
   const bw = s.upload('ex_weight', c.weights);
   const bloss = s.upload('loss', new Float32Array(n + 1).fill(GUARD));
   const bd = s.upload('dlogits', new Float32Array(n * k + 1).fill(GUARD));
-  const xent = await SoftmaxXent.create(gpu);
+  const xent = await SoftmaxXent.create(gpu, lossSpec);
   runDispatches(gpu, [xent.plan(bl, by, bw, bloss, bd, n, k)]);
   const loss = await gpu.readF32(bloss, n + 1);
   const dlogits = await gpu.readF32(bd, n * k + 1);
@@ -150,5 +150,39 @@ export const softmaxXentChecks: CheckGroup = {
         assertClose(fd, idx.map((e) => ref.dlogits[e]), fdTol, `finite differences n=${n} k=${k}`);
       }
     }),
+    // Bootstrapping (Reed et al.): the kernel against the float64 definition, and that against central
+    // finite differences of Σ_i w_i loss_i (h = 1e-6 in float64: truncation ~h² ≈ 1e-12, rounding
+    // ~1e-16/h ≈ 1e-10, so 1e-7 absolute and relative is ample; logits away from argmax ties, which
+    // the hard variant's target jumps across).
+    ...(['soft', 'hard'] as const).flatMap((kind) => [
+      ...[[1, 2], [7, 10], [33, 3]].map(([n, k]) =>
+        gpuCheck(`bootstrap-${kind} n=${n} k=${k}: kernel vs float64`, async (gpu, s) => {
+          const beta = kind === 'soft' ? 0.95 : 0.8;
+          const c = randomCase(n, k, 3, 900 + n * k);
+          const got = await runXent(gpu, s, c, { kind: `bootstrap-${kind}`, beta });
+          const ref = bootstrapRef(c.logits, c.labels, c.weights, n, k, kind, beta);
+          assertClose(got.loss, ref.loss, TOL, `bootstrap-${kind} loss`);
+          assertClose(got.dlogits, ref.dlogits, TOL, `bootstrap-${kind} dlogits`);
+        }),
+      ),
+      cpuCheck(`bootstrap-${kind}: float64 gradient against central finite differences`, () => {
+        const n = 5;
+        const k = 4;
+        const beta = 0.7;
+        const c = randomCase(n, k, 2, 77);
+        const z = Float64Array.from(c.logits);
+        const total = (zz: Float64Array) => bootstrapRef(zz, c.labels, c.weights, n, k, kind, beta).loss.reduce((a, l, i) => a + c.weights[i] * l, 0);
+        const ref = bootstrapRef(z, c.labels, c.weights, n, k, kind, beta);
+        const h = 1e-6;
+        const fd = Array.from(z, (_, e) => {
+          const zp = z.slice();
+          const zm = z.slice();
+          zp[e] += h;
+          zm[e] -= h;
+          return (total(zp) - total(zm)) / (2 * h);
+        });
+        assertClose(fd, ref.dlogits, { atol: 1e-7, rtol: 1e-7 }, `bootstrap-${kind} finite differences`);
+      }),
+    ]),
   ],
 };
