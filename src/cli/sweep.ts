@@ -1,12 +1,32 @@
-// `l2rw sweep`: methods x ratios x seeds on one GPU; a table, results.json/csv and the Fig. 2 plot.
-import { resolve } from 'node:path';
+// `l2rw sweep`: methods x ratios x seeds on one GPU (or one shard of them, --shard k/N); a table,
+// results.json/csv and the Fig. 2 plot. `l2rw sweep merge`: the shards' results combined into the
+// files a single-machine sweep writes.
+import { type Command, InvalidArgumentError } from 'commander';
+import { relative, resolve } from 'node:path';
 import type { Gpu } from '../gpu/gpu';
-import { describeLr, validateConfig } from '../experiments/config';
+import { UsageError, describeLr, validateConfig } from '../experiments/config';
 import { loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
-import { checkSweep, runSweep, sharedConfig, sweepConfigs, type SweepPlan } from '../experiments/sweep';
+import { describeMissing, mergeSweeps, parseShard, readSweepRecord, recordDirs, writeMerged } from '../experiments/shard';
+import { checkSweep, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
 import { Progress, progressMode, useColor, type Streams } from './progress';
 import { describeRun, pct } from './train';
+
+export type { Shard } from '../experiments/sweep';
+
+/** Commander argument parser for --shard k/N. */
+export function parseShardOption(raw: string): Shard {
+  try {
+    return parseShard(raw);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** runs/<preset>, or runs/<preset>/shard-<k>-of-<N> for a shard (so shards on one machine never share a folder). */
+export function defaultSweepOut(plan: SweepPlan): string {
+  return plan.shard ? `runs/${plan.preset}/shard-${plan.shard.index}-of-${plan.shard.count}` : `runs/${plan.preset}`;
+}
 
 export interface SweepCommandOptions {
   plan: SweepPlan;
@@ -21,15 +41,31 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
   validateConfig(plan.base);
   for (const ratio of plan.ratios) validateConfig({ ...plan.base, ratio });
   const out = resolve(o.out);
-  const mnist = await loadData(plan.base.dataDir);
+  const mnist = await loadData(plan.base.dataDir, plan.base.dataset);
   checkSweep(mnist, plan);
+  const all = sweepConfigs(plan).length;
+  const configs = shardConfigs(plan);
+  if (plan.shard && configs.length === 0) {
+    throw new UsageError(`--shard ${shardName(plan.shard)}: the sweep has only ${all} runs, so shard ${plan.shard.index} would have none; use at most ${all} shards`);
+  }
   const gpu = await gpuFactory();
-  const configs = sweepConfigs(plan);
   const total = configs.length * plan.base.steps;
   const progress = new Progress(progressMode(o.json, s), s);
-  progress.event('start', { command: 'sweep', preset: plan.preset, runs: configs.length, methods: plan.methods, ratios: plan.ratios, seeds: plan.seeds, config: sharedConfig(plan), adapter: gpu.name, out });
+  progress.event('start', {
+    command: 'sweep',
+    preset: plan.preset,
+    runs: configs.length,
+    ...(plan.shard ? { shard: plan.shard, runs_total: all } : {}),
+    methods: plan.methods,
+    ratios: plan.ratios,
+    seeds: plan.seeds,
+    config: sharedConfig(plan),
+    adapter: gpu.name,
+    out,
+  });
+  const grid = `${plan.methods.length} methods x ${plan.ratios.length} ratios x ${plan.seeds.length} seeds = ${all} runs`;
   progress.log(
-    `sweep ${plan.preset}: ${plan.methods.length} methods x ${plan.ratios.length} ratios x ${plan.seeds.length} seeds = ${configs.length} runs ` +
+    `sweep ${plan.preset}: ${plan.shard ? `shard ${shardName(plan.shard)}, ${configs.length} of the ${grid}` : grid} ` +
       `of ${plan.base.steps} steps on ${gpu.name}; writing to ${out}`,
   );
   progress.start(total, { label: 'sweep' });
@@ -62,6 +98,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
       `${outcome.results.length} runs in ${(outcome.wall_s / 60).toFixed(1)} min on ${gpu.name} ` +
         `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
     );
+    if (plan.shard) s.stdout.write(`shard ${shardName(plan.shard)} of the sweep: combine the ${plan.shard.count} shards' folders with \`l2rw sweep merge\`\n`);
     s.stdout.write(`plot:    ${outcome.files.svg}\nresults: ${outcome.files.json}\n         ${outcome.files.csv}\n         ${outcome.files.summaryCsv}\n`);
   }
   if (outcome.stopped) {
@@ -73,4 +110,65 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
     return 1;
   }
   return 0;
+}
+
+export interface MergeCommandOptions {
+  /** Shard output folders (or their results.json files). */
+  dirs: string[];
+  /** Output folder; default runs/<preset>. */
+  out?: string;
+  /** Merge even when runs are missing (the table footer lists them). */
+  allowPartial: boolean;
+}
+
+/** `l2rw sweep merge`: the shards' results.json files -> the files of the whole sweep. */
+export function mergeCommand(o: MergeCommandOptions, s: Streams): number {
+  const merged = mergeSweeps(o.dirs.map(readSweepRecord), { allowPartial: o.allowPartial });
+  const { plan } = merged;
+  const out = resolve(o.out ?? `runs/${plan.preset}`);
+  const clash = recordDirs(merged).findIndex((d) => d === out);
+  if (clash >= 0) {
+    const sh = merged.shards[clash];
+    throw new UsageError(`sweep merge: --out ${out} holds shard ${shardName(sh.shard)}'s own results; write the merged sweep to another folder`);
+  }
+  const { aggregate, files } = writeMerged(out, merged);
+  const bold = useColor(s.stdout, s.env) ? (t: string) => `\u001b[1m${t}\u001b[0m` : (t: string) => t;
+  const count = merged.shards[0].shard.count;
+  const from = merged.shards.map((x) => `${shardName(x.shard)} ${relative(process.cwd(), x.file) || x.file}`).join(', ');
+  s.stdout.write(`${formatTable(aggregate, bold)}\n\n`);
+  s.stdout.write(
+    `${merged.results.length} runs merged from ${merged.shards.length} of ${count} shard${count === 1 ? '' : 's'} (${from}); ` +
+      `${(merged.wall_s / 60).toFixed(1)} min of sweep time in all on ${merged.adapters.join('; ')} ` +
+      `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
+  );
+  if (merged.adapters.length > 1) {
+    s.stdout.write(`note: the shards ran on ${merged.adapters.length} different adapters; runs match a single-machine sweep bit for bit only on the same adapter and driver\n`);
+  }
+  if (merged.missing.length) s.stdout.write(`partial (--allow-partial): ${describeMissing(merged)}\n`);
+  s.stdout.write(`plot:    ${files.svg}\nresults: ${files.json}\n         ${files.csv}\n         ${files.summaryCsv}\n`);
+  const failed = merged.results.filter((r) => r.status === 'diverged' || r.status === 'failed');
+  if (failed.length) {
+    s.stderr.write(`l2rw: ${failed.length} of ${merged.runsPlanned} runs did not finish (${failed.map((r) => `${r.method} r=${r.config.ratio} s${r.config.seed}: ${r.status}`).join('; ')}); details in ${files.json}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * Adds `merge` under `sweep`. Options are then positional from the program down: the sweep's own
+ * options are read only before `merge` and merge's after it, so both can have --out (commander needs
+ * this on every level above the subcommand, the program included).
+ */
+export function addMergeCommand(sweep: Command, s: Streams, setCode: (code: number) => void): void {
+  sweep.parent?.enablePositionalOptions();
+  sweep.enablePositionalOptions();
+  sweep
+    .command('merge')
+    .description('combine the output folders of `l2rw sweep --shard k/N` into the results.json, results.csv, summary.csv and plot of the whole sweep')
+    .argument('<dirs...>', 'the shards\' output folders (or their results.json files)')
+    .option('--out <dir>', 'output folder (default: runs/<preset>)')
+    .option('--allow-partial', 'merge even when runs are missing (a shard not given or not finished); the table footer lists them', false)
+    .action((dirs: string[], o: { out?: string; allowPartial: boolean }) => {
+      setCode(mergeCommand({ dirs, out: o.out, allowPartial: Boolean(o.allowPartial) }, s));
+    });
 }

@@ -36,7 +36,7 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   const c = validateConfig(o.config);
   const out = resolve(o.out);
   // Argument errors surface here, before a GPU is opened.
-  const mnist = await loadData(c.dataDir);
+  const mnist = await loadData(c.dataDir, c.dataset);
   buildTask(mnist, c);
   const gpu = await gpuFactory();
   const progress = new Progress(progressMode(o.json, s), s);

