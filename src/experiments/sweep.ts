@@ -3,12 +3,12 @@
 // keeps what it computed.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Mnist } from '../data/index';
+import { DATASET_INFO, type Mnist } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import type { Method } from '../train/methods';
 import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, describeLr, type RunConfig } from './config';
-import { buildTask } from './data';
+import { buildTask, configDataset } from './data';
 import { errorPlotSvg } from './plot';
 import { aggregate, formatTable, toCsv, writeFileAtomic, type Aggregate } from './report';
 import { runExperiment, type CurvePoint, type RunResult } from './run';
@@ -181,11 +181,17 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
   writeFileAtomic(
     files.svg,
     errorPlotSvg(agg, {
-      title: 'MNIST 4 vs 9 with class imbalance',
+      title: imbalanceTitle(plan.base),
       subtitle: `${plan.base.model}, ${plan.base.steps} steps, ${describeLr(plan.base)}, ${seeds} seed${seeds === 1 ? '' : 's'} (mean ± std)`,
     }),
   );
   return { aggregate: agg, files };
+}
+
+/** "MNIST 4 vs 9 with class imbalance", or the same for the run's data set and its default class pair. */
+function imbalanceTitle(c: RunConfig): string {
+  const info = DATASET_INFO[configDataset(c)];
+  return `${info.title} ${info.classNames[4]} vs ${info.classNames[9]} with class imbalance`;
 }
 
 /**
