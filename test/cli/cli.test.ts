@@ -1,35 +1,13 @@
 // The l2rw command line end to end: the real bin (and so the vite build of src/cli) on tiny runs on
 // the GPU adapter, the files it writes, and its exit codes for bad arguments and failed training.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { l2rw, ourLines } from '../helpers/cli';
 
-const root = join(__dirname, '..', '..');
-const bin = join(root, 'bin', 'l2rw.mjs');
 let tmp: string;
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function l2rw(args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** stderr without Dawn's own start-up notices (printed by the native module on every adapter). */
-const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
 
 /** Enough of an XML parser to reject unbalanced or mis-nested SVG. */
 function checkWellFormed(xml: string): string[] {

@@ -1,36 +1,17 @@
 // `l2rw sweep --shard k/N` and `l2rw sweep merge` end to end (the real bin on the GPU adapter): a tiny
 // sweep run whole and as two shards gives the same runs and aggregate once merged, and merge refuses
 // folders that are not the shards of one sweep.
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { l2rw as run, ourLines, ROOT as root } from '../helpers/cli';
 
-const root = join(__dirname, '..', '..');
-const bin = join(root, 'bin', 'l2rw.mjs');
+/** The bin, run in the test's temp folder (default output folders land there). */
+const l2rw = (args: string[]) => run(args, tmp ?? root);
+
 let tmp: string;
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function l2rw(args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: tmp ?? root, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** stderr without Dawn's own start-up notices. */
-const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
 
 /** A 2 methods x 2 ratios x 1 seed sweep of tiny MLP runs (2 steps), evaluated after each step. */
 const sweepArgs = (steps = 2) => [

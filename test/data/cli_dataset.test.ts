@@ -1,38 +1,16 @@
 // --dataset and --task longtail end to end: the real bin (the vite build of src/cli) trains on
 // Fashion-MNIST IDX files and on full-size synthetic CIFAR-10 binaries written to a temp dir, records
 // what it ran in result.json, and turns every data problem into one line and exit code 2.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { l2rw, ourLines } from '../helpers/cli';
 import { CIFAR_IMAGE_BYTES, encodeCifarBinary, encodeIdxImages, encodeIdxLabels } from '../../src/data';
 
-const root = join(__dirname, '..', '..');
-const bin = join(root, 'bin', 'l2rw.mjs');
 let tmp: string;
 let fashionDir: string;
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function l2rw(args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, ...args], { cwd: root, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** stderr without Dawn's own start-up notices. */
-const ourLines = (stderr: string) => stderr.split('\n').filter((l) => l && !l.startsWith('Warning: '));
 
 /** A synthetic Fashion-MNIST folder: `n` train images (labels cycling 0-9) and 200 test images. */
 function writeFashion(dir: string, n: number): void {

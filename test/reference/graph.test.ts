@@ -3,7 +3,6 @@
 // with two consumers), with and without an op that couples the examples of a batch.
 import { describe, expect, it } from 'vitest';
 import { skipGraph } from '../helpers/specs';
-import { GraphBuilder } from '../../src/train/models';
 import { opDef, type OpAttrs } from '../../src/train/ops/op';
 import { INPUT, resolveModel, shapeSize, type ModelSpec } from '../../src/train/spec';
 import { Rng } from '../../src/util/rng';

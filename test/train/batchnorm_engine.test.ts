@@ -6,17 +6,14 @@
 // validation loss), one whole step (weights, gradient, parameters, velocity, and the running
 // statistics against the reference's update from the training batch's statistics), three steps in a
 // row, and evaluation with the running statistics.
-import '../reference/ops/batchnorm'; // registers the batchnorm op and adds its float64 reference
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/gpu';
 import { GraphBuilder } from '../../src/train/models';
-import { INPUT, numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
-import { Trainer, type TrainConfig } from '../../src/train/trainer';
-import { Rng } from '../../src/util/rng';
+import { INPUT, numClasses, type ModelSpec } from '../../src/train/spec';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
-import { crossEntropy, forwardBatch, paramOffsets, resolved } from '../reference/graph';
-import { alignments, epsGradFiniteDiff, initParams, l2rwStep, type SgdOptions } from '../reference/l2rw';
+import { crossEntropy, forwardBatch, resolved } from '../reference/graph';
+import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
 import { evalLogits, minSigma, stateAfter, stateViews } from '../reference/model_state';
 
 /**
@@ -36,55 +33,6 @@ function bnGraph(): ModelSpec {
 const SPEC = bnGraph();
 const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
 
-interface Problem {
-  theta: Float32Array;
-  Xf: Float32Array;
-  yf: Uint32Array;
-  Xg: Float32Array;
-  yg: Uint32Array;
-  Xt: Float32Array;
-  yt: Uint32Array;
-}
-
-function problem(seed: number, n: number, m: number, nTest = 40): Problem {
-  const rng = new Rng(seed);
-  const d = shapeSize(SPEC.input);
-  const K = numClasses(SPEC);
-  const labels = (k: number) => Uint32Array.from({ length: k }, () => rng.int(K));
-  // Inputs with a non-zero mean, so that the batch means matter.
-  const inputs = (k: number) => rng.normals(k * d).map((v) => v + 0.3);
-  return {
-    theta: Float32Array.from(initParams(SPEC, rng, { biasStd: 0.1 })),
-    Xf: inputs(n),
-    yf: labels(n),
-    Xg: inputs(m),
-    yg: labels(m),
-    Xt: inputs(nTest),
-    yt: labels(nTest),
-  };
-}
-
-function trainer(gpu: Gpu, p: Problem, extra: Partial<TrainConfig> = {}): Promise<Trainer> {
-  const d = shapeSize(SPEC.input);
-  const split = (x: Float32Array, y: Uint32Array) => ({ x, y, n: y.length, dim: d });
-  return Trainer.create(
-    gpu,
-    SPEC,
-    { train: split(p.Xf, p.yf), clean: split(p.Xg, p.yg), test: split(p.Xt, p.yt) },
-    { method: 'l2rw', steps: 100, batch: p.yf.length, valBatch: p.yg.length, seed: 5, logEvery: 1000, ...SGD, ...extra },
-    { params: p.theta },
-  );
-}
-
-/** The training rows in the order the GPU's minibatch took them. */
-function permuted(p: Problem, idx: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = shapeSize(SPEC.input);
-  const X = new Float32Array(idx.length * d);
-  idx.forEach((j, i) => X.set(p.Xf.subarray(j * d, (j + 1) * d), i * d));
-  return { X, y: Uint32Array.from(idx, (j) => p.yf[j]) };
-}
-
-const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 // ---- tolerances -----------------------------------------------------------------------------------
 // The alignments, the weighted gradient and the update are fp32 results of a forward pass, a tangent
@@ -106,18 +54,18 @@ const stateTol = (ref: ArrayLike<number>) => ({ atol: 1e-6 * maxAbs(ref), rtol: 
 describe('batch normalisation in the graph engine', () => {
   it('the model couples examples: L2RW takes the general path (and refuses the fast one)', async () => {
     const gpu = await testGpu();
-    const p = problem(3, 6, 3);
+    const p = randomProblem(SPEC, 3, 6, 3, { inputOffset: 0.3, test: 40 });
     expect(resolved(SPEC).couplesExamples).toBe(true);
-    await expect(trainer(gpu, p, { l2rwPath: 'fast' })).rejects.toThrow(/couples the examples/);
-    const t = await trainer(gpu, p);
+    await expect(problemTrainer(gpu, p, { ...SGD, l2rwPath: 'fast' })).rejects.toThrow(/couples the examples/);
+    const t = await problemTrainer(gpu, p, { ...SGD });
     expect(t.generalPath).toBe(true);
     t.destroy();
   });
 
   it('alignments vs literal per-example gradients and finite differences of the lookahead validation loss', async () => {
     const gpu = await testGpu();
-    const p = problem(31, 6, 3);
-    const t = await trainer(gpu, p);
+    const p = randomProblem(SPEC, 31, 6, 3, { inputOffset: 0.3, test: 40 });
+    const t = await problemTrainer(gpu, p, { ...SGD });
     expect(t.generalPath).toBe(true);
     await t.trainStep();
     const b = await t.inspectLastBatch();
@@ -137,8 +85,8 @@ describe('batch normalisation in the graph engine', () => {
 
   it('one whole L2RW step: weights, gradient, parameters, velocity and running statistics', async () => {
     const gpu = await testGpu();
-    const p = problem(37, 6, 3);
-    const t = await trainer(gpu, p);
+    const p = randomProblem(SPEC, 37, 6, 3, { inputOffset: 0.3, test: 40 });
+    const t = await problemTrainer(gpu, p, { ...SGD });
     const state0 = await t.model.readState();
     // Initial state: running means 0, running variances 1.
     expect(Array.from(state0)).toEqual(Array.from(stateViews(SPEC, state0).values()).flatMap((v) => [...v.mean.map(() => 0), ...v.variance.map(() => 1)]));
@@ -169,8 +117,8 @@ describe('batch normalisation in the graph engine', () => {
 
   it('three L2RW steps in a row, and evaluation with the running statistics', async () => {
     const gpu = await testGpu();
-    const p = problem(41, 6, 3);
-    const t = await trainer(gpu, p);
+    const p = randomProblem(SPEC, 41, 6, 3, { inputOffset: 0.3, test: 40 });
+    const t = await problemTrainer(gpu, p, { ...SGD });
     let theta: ArrayLike<number> = p.theta;
     let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
     let state: ArrayLike<number> = await t.model.readState();
@@ -202,30 +150,32 @@ describe('batch normalisation in the graph engine', () => {
     }
 
     // Evaluation: the running statistics, not the test set's own batch statistics.
-    const logits = evalLogits(SPEC, theta, state, p.Xt);
+    const Xt = p.Xt!;
+    const yt = p.yt!;
+    const logits = evalLogits(SPEC, theta, state, Xt);
     const K = numClasses(SPEC);
     let errors = 0;
     let loss = 0;
     let minGap = Infinity;
-    for (let i = 0; i < p.yt.length; i++) {
+    for (let i = 0; i < yt.length; i++) {
       const z = logits.subarray(i * K, (i + 1) * K);
       const order = Array.from(z.keys()).sort((a, b) => z[b] - z[a]);
       minGap = Math.min(minGap, z[order[0]] - z[order[1]]);
-      if (order[0] !== p.yt[i]) errors++;
-      loss += crossEntropy(z, p.yt[i]);
+      if (order[0] !== yt[i]) errors++;
+      loss += crossEntropy(z, yt[i]);
     }
     // An error count is exact only where no prediction is within fp32 rounding of a tie.
     expect(minGap).toBeGreaterThan(1e-4);
     const e = await t.evaluate('test');
-    expect(e.n).toBe(p.yt.length);
-    expect(e.error).toBe(errors / p.yt.length);
+    expect(e.n).toBe(yt.length);
+    expect(e.error).toBe(errors / yt.length);
     // The mean loss: fp32 logits (relative errors ~1e-7) through a log-sum-exp per row, summed over 40
     // rows in fp32: a few u of the loss; 2e-6 of (1 + loss) is ~10x above (observed 4e-7 at loss 5.3).
-    expect(Math.abs(e.loss - loss / p.yt.length)).toBeLessThan(2e-6 * (1 + loss / p.yt.length));
+    expect(Math.abs(e.loss - loss / yt.length)).toBeLessThan(2e-6 * (1 + loss / yt.length));
     // The same logits with the batch statistics of the test set would give another loss.
-    const batchLogits = forwardBatch(SPEC, theta, p.Xt).logits;
-    const batchLoss = p.yt.reduce((a, yi, i) => a + crossEntropy(batchLogits.subarray(i * K, (i + 1) * K), yi), 0) / p.yt.length;
-    expect(Math.abs(batchLoss - loss / p.yt.length)).toBeGreaterThan(1e-3);
+    const batchLogits = forwardBatch(SPEC, theta, Xt).logits;
+    const batchLoss = yt.reduce((a, yi, i) => a + crossEntropy(batchLogits.subarray(i * K, (i + 1) * K), yi), 0) / yt.length;
+    expect(Math.abs(batchLoss - loss / yt.length)).toBeGreaterThan(1e-3);
     // Evaluation leaves the state alone.
     expect(Array.from(await t.model.readState())).toEqual(Array.from(state));
     t.destroy();

@@ -4,63 +4,22 @@
 // when examples are coupled. Also: the engine frees every GPU buffer it makes.
 import './ops/center'; // registers the GPU `center` op before the reference's stand-in can
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/gpu';
 import { lenetSpec } from '../../src/train/models';
-import { numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
+import { shapeSize } from '../../src/train/spec';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
+import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { skipGraph } from '../helpers/specs';
 import { batchGrad } from '../reference/graph';
-import { alignments, decayMask, epsGradFiniteDiff, initParams, l2rwStep, sgdMomentumStep } from '../reference/l2rw';
+import { alignments, decayMask, epsGradFiniteDiff, l2rwStep, sgdMomentumStep } from '../reference/l2rw';
 import '../reference/ops/center';
 
 const SKIP = skipGraph(false);
 const SKIP_CENTER = skipGraph(true);
 const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
 
-interface Problem {
-  theta: Float32Array;
-  Xf: Float32Array;
-  yf: Uint32Array;
-  Xg: Float32Array;
-  yg: Uint32Array;
-}
-
-function problem(spec: ModelSpec, seed: number, n: number, m: number): Problem {
-  const rng = new Rng(seed);
-  const d = shapeSize(spec.input);
-  const K = numClasses(spec);
-  return {
-    theta: Float32Array.from(initParams(spec, rng, { biasStd: 0.1 })),
-    Xf: rng.normals(n * d),
-    yf: Uint32Array.from({ length: n }, () => rng.int(K)),
-    Xg: rng.normals(m * d),
-    yg: Uint32Array.from({ length: m }, () => rng.int(K)),
-  };
-}
-
-function trainer(gpu: Gpu, spec: ModelSpec, p: Problem, extra: Partial<TrainConfig> = {}): Promise<Trainer> {
-  const d = shapeSize(spec.input);
-  return Trainer.create(
-    gpu,
-    spec,
-    { train: { x: p.Xf, y: p.yf, n: p.yf.length, dim: d }, clean: { x: p.Xg, y: p.yg, n: p.yg.length, dim: d } },
-    { method: 'l2rw', steps: 100, batch: p.yf.length, valBatch: p.yg.length, seed: 5, logEvery: 1000, ...SGD, ...extra },
-    { params: p.theta },
-  );
-}
-
-/** The training rows in the order the GPU's minibatch took them. */
-function permuted(p: Problem, spec: ModelSpec, idx: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = shapeSize(spec.input);
-  const X = new Float32Array(idx.length * d);
-  idx.forEach((j, i) => X.set(p.Xf.subarray(j * d, (j + 1) * d), i * d));
-  return { X, y: Uint32Array.from(idx, (j) => p.yf[j]) };
-}
-
-const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 // fp32 sums of a few hundred products per alignment (see l2rw_step.test.ts for the reasoning).
 const sTol = (ref: ArrayLike<number>) => ({ atol: 1e-4 * maxAbs(ref), rtol: 1e-3 });
 
@@ -73,12 +32,12 @@ describe('a graph with a skip connection and a coupling op', () => {
   for (const [name, spec, l2rwPath] of cases) {
     it(`${name}, ${l2rwPath} path: alignments vs literal per-example gradients and finite differences`, async () => {
       const gpu = await testGpu();
-      const p = problem(spec, 31, 6, 3);
-      const t = await trainer(gpu, spec, p, { l2rwPath });
+      const p = randomProblem(spec, 31, 6, 3);
+      const t = await problemTrainer(gpu, p, { ...SGD, l2rwPath });
       expect(t.generalPath).toBe(l2rwPath !== 'fast');
       await t.trainStep();
       const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, spec, b.indices);
+      const { X, y } = permuted(p, b.indices);
       const ref = alignments(spec, p.theta, X, y, p.Xg, p.yg);
       expectClose(b.alignments!, ref, sTol(ref), `${name} s`);
       // ∂/∂ε_i L_val(θ − α Σ ε_i ∇f_i) = −α s_i, by central differences of the float64 model.
@@ -91,14 +50,14 @@ describe('a graph with a skip connection and a coupling op', () => {
 
     it(`${name}, ${l2rwPath} path: three whole steps match the literal float64 Algorithm 1`, async () => {
       const gpu = await testGpu();
-      const p = problem(spec, 37, 7, 3);
-      const t = await trainer(gpu, spec, p, { l2rwPath });
+      const p = randomProblem(spec, 37, 7, 3);
+      const t = await problemTrainer(gpu, p, { ...SGD, l2rwPath });
       let theta: ArrayLike<number> = p.theta;
       let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
       for (let step = 0; step < 3; step++) {
         await t.trainStep();
         const b = await t.inspectLastBatch();
-        const { X, y } = permuted(p, spec, b.indices);
+        const { X, y } = permuted(p, b.indices);
         // Each step starts from the GPU's parameters, so fp32 rounding does not compound.
         const ref = l2rwStep(spec, theta, velocity, X, y, p.Xg, p.yg, SGD);
         const margin = 1e-3 * maxAbs(ref.s);
@@ -119,11 +78,11 @@ describe('a graph with a skip connection and a coupling op', () => {
   for (const method of ['plain', 'proportion', 'hardmining', 'random'] as const) {
     it(`${method} on the coupled graph: the update is the gradient of Σ w_i f_i through the whole batch`, async () => {
       const gpu = await testGpu();
-      const p = problem(SKIP_CENTER, 41, 7, 3);
-      const t = await trainer(gpu, SKIP_CENTER, p, { method });
+      const p = randomProblem(SKIP_CENTER, 41, 7, 3);
+      const t = await problemTrainer(gpu, p, { ...SGD, method });
       await t.trainStep();
       const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, SKIP_CENTER, b.indices);
+      const { X, y } = permuted(p, b.indices);
       // Whatever the rule's weights, Σ w_i ∇f_i must be taken with the batch coupling (a weighted
       // backward pass), not from unit signals scaled afterwards.
       const grad = batchGrad(SKIP_CENTER, p.theta, X, y, b.weights);
@@ -137,9 +96,9 @@ describe('a graph with a skip connection and a coupling op', () => {
 
   it('a model that couples examples never takes the fast path', async () => {
     const gpu = await testGpu();
-    const p = problem(SKIP_CENTER, 3, 4, 2);
-    await expect(trainer(gpu, SKIP_CENTER, p, { l2rwPath: 'fast' })).rejects.toThrow(/couples the examples/);
-    const t = await trainer(gpu, SKIP_CENTER, p);
+    const p = randomProblem(SKIP_CENTER, 3, 4, 2);
+    await expect(problemTrainer(gpu, p, { ...SGD, l2rwPath: 'fast' })).rejects.toThrow(/couples the examples/);
+    const t = await problemTrainer(gpu, p, { ...SGD });
     expect(t.generalPath).toBe(true);
     const names = t.stepGroups().find((g) => g.name === '10 alignments')!.dispatches.map((d) => d.label);
     expect(names.some((l) => l.includes('.tan.'))).toBe(true);

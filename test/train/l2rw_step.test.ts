@@ -1,75 +1,35 @@
 // The L2RW engine on the GPU against the literal float64 Algorithm 1 (explicit per-example gradients).
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/gpu';
 import { lenetSpec, mlpSpec } from '../../src/train/models';
 import { useGramForm } from '../../src/train/ops/dense';
 import { numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
-import { Trainer, type TrainConfig } from '../../src/train/trainer';
+import { Trainer } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
-import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../reference/l2rw';
+import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
 import { tinyConv, tinyMlp } from '../helpers/specs';
+import { maxAbs, permuted, problemTrainer, randomProblem, type Problem } from '../helpers/l2rw_problem';
 
 const lenet2 = lenetSpec(2);
 /** Both ways the engine computes L2RW (TrainConfig.l2rwPath): they must agree with the reference alike. */
 const PATHS = ['fast', 'general'] as const;
 
-interface Problem {
-  theta: Float32Array;
-  Xf: Float32Array;
-  yf: Uint32Array;
-  Xg: Float32Array;
-  yg: Uint32Array;
-}
-
-function randomProblem(spec: ModelSpec, seed: number, n: number, m: number, opts: { trainClasses?: readonly number[]; flipVal?: boolean } = {}): Problem {
-  const rng = new Rng(seed);
+/** A random problem; `flipVal`: the δ guard's case (see below). */
+function problemFor(spec: ModelSpec, seed: number, n: number, m: number, opts: { trainClasses?: readonly number[]; flipVal?: boolean } = {}): Problem {
+  const p = randomProblem(spec, seed, n, m, { trainClasses: opts.trainClasses });
+  if (!opts.flipVal) return p;
+  // Every training row is one image x with label y, every clean row x with the other label of a
+  // two-class model: at x the two losses' logit gradients are opposite (p − e_y = −(p_y/p_{1−y})·
+  // (p − e_{1−y})), so every ∇f_i is a negative multiple of g and s_i < 0: the δ guard's case.
+  if (numClasses(spec) !== 2) throw new Error('flipVal needs a two-class model');
   const d = shapeSize(spec.input);
-  const K = numClasses(spec);
-  const classes = opts.trainClasses ?? Array.from({ length: K }, (_, k) => k);
-  const theta = Float32Array.from(initParams(spec, rng, { biasStd: 0.1 }));
-  const Xf = rng.normals(n * d);
-  const yf = Uint32Array.from({ length: n }, () => classes[rng.int(classes.length)]);
-  let Xg = rng.normals(m * d);
-  let yg = Uint32Array.from({ length: m }, () => rng.int(K));
-  if (opts.flipVal) {
-    // Every training row is one image x with label y, every clean row x with the other label of a
-    // two-class model: at x the two losses' logit gradients are opposite (p − e_y = −(p_y/p_{1−y})·
-    // (p − e_{1−y})), so every ∇f_i is a negative multiple of g and s_i < 0: the δ guard's case.
-    if (K !== 2) throw new Error('flipVal needs a two-class model');
-    for (let i = 1; i < n; i++) Xf.copyWithin(i * d, 0, d);
-    yf.fill(yf[0]);
-    Xg = Xf.slice(0, m * d);
-    yg = new Uint32Array(m).fill(1 - yf[0]);
-  }
-  return { theta, Xf, yf, Xg, yg };
+  for (let i = 1; i < n; i++) p.Xf.copyWithin(i * d, 0, d);
+  p.yf.fill(p.yf[0]);
+  return { ...p, Xg: p.Xf.slice(0, m * d), yg: new Uint32Array(m).fill(1 - p.yf[0]) };
 }
 
 const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
-
-async function trainerFor(gpu: Gpu, spec: ModelSpec, p: Problem, extra: Partial<TrainConfig> = {}): Promise<Trainer> {
-  const d = shapeSize(spec.input);
-  const n = p.yf.length;
-  const m = p.yg.length;
-  return Trainer.create(
-    gpu,
-    spec,
-    { train: { x: p.Xf, y: p.yf, n, dim: d }, clean: { x: p.Xg, y: p.yg, n: m, dim: d } },
-    { method: 'l2rw', steps: 100, batch: n, valBatch: m, seed: 5, logEvery: 1000, ...SGD, ...extra },
-    { params: p.theta },
-  );
-}
-
-/** The problem's training rows in the order the GPU's minibatch took them. */
-function permuted(p: Problem, spec: ModelSpec, idx: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = shapeSize(spec.input);
-  const X = new Float32Array(idx.length * d);
-  idx.forEach((j, i) => X.set(p.Xf.subarray(j * d, (j + 1) * d), i * d));
-  return { X, y: Uint32Array.from(idx, (j) => p.yf[j]) };
-}
-
-const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 // s_i sums, over every layer, dot products of signals with tangents (lengths up to ~10^4 for LeNet)
 // in fp32 after a forward and backward pass in fp32: relative error ~1e-5 of the largest term is
@@ -90,11 +50,11 @@ describe('epsilon-gradient (steps 5-10): GPU alignments vs float64 per-example g
   for (const [name, spec, n, m, withFd] of cases) for (const l2rwPath of PATHS) {
     it(`${name}, n=${n}, m=${m}, ${l2rwPath} path`, async () => {
       const gpu = await testGpu();
-      const p = randomProblem(spec, 11, n, m);
-      const t = await trainerFor(gpu, spec, p, { l2rwPath });
+      const p = problemFor(spec, 11, n, m);
+      const t = await problemTrainer(gpu, p, { ...SGD, l2rwPath });
       await t.trainStep();
       const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, spec, b.indices);
+      const { X, y } = permuted(p, b.indices);
       const ref = alignments(spec, p.theta, X, y, p.Xg, p.yg);
       expectClose(b.alignments!, ref, sTol(ref), `${name} s`);
       if (!withFd) return t.destroy();
@@ -129,11 +89,11 @@ describe('one whole L2RW step (steps 2-14) matches the literal float64 Algorithm
   ] as const) for (const l2rwPath of PATHS) {
     it(`${name}, ${l2rwPath} path`, async () => {
       const gpu = await testGpu();
-      const p = randomProblem(spec, 23, n, m);
-      const t = await trainerFor(gpu, spec, p, { l2rwPath });
+      const p = problemFor(spec, 23, n, m);
+      const t = await problemTrainer(gpu, p, { ...SGD, l2rwPath });
       await t.trainStep();
       const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, spec, b.indices);
+      const { X, y } = permuted(p, b.indices);
       const ref = l2rwStep(spec, p.theta, new Float64Array(p.theta.length), X, y, p.Xg, p.yg, SGD);
       // Weights: exact function of s; compare where the sign of s is unambiguous.
       const margin = 1e-3 * maxAbs(ref.s);
@@ -156,8 +116,8 @@ describe('weights (step 11)', () => {
   it('δ guard: when every alignment is ≤ 0 the weights are 0 and the gradient step is exactly zero', async () => {
     const gpu = await testGpu();
     const spec = mlpSpec(5, [7, 3], 2);
-    const p = randomProblem(spec, 3, 6, 6, { flipVal: true });
-    const t = await trainerFor(gpu, spec, p, { weightDecay: 0 });
+    const p = problemFor(spec, 3, 6, 6, { flipVal: true });
+    const t = await problemTrainer(gpu, p, { ...SGD, weightDecay: 0 });
     await t.trainStep();
     const b = await t.inspectLastBatch();
     expect(Array.from(b.alignments!).every((s) => s <= 0), `alignments ${b.alignments}`).toBe(true);
@@ -174,12 +134,12 @@ describe('weights (step 11)', () => {
   ] as const) {
     it(name, async () => {
       const gpu = await testGpu();
-      const p = randomProblem(tinyMlp, 7, 33, m, opts);
-      const t = await trainerFor(gpu, tinyMlp, p);
+      const p = problemFor(tinyMlp, 7, 33, m, opts);
+      const t = await problemTrainer(gpu, p, { ...SGD });
       for (let step = 0; step < 3; step++) {
         await t.trainStep();
         const b = await t.inspectLastBatch();
-        const { X, y } = permuted(p, tinyMlp, b.indices);
+        const { X, y } = permuted(p, b.indices);
         if (step === 0) {
           const ref = alignments(tinyMlp, p.theta, X, y, p.Xg, p.yg);
           expectClose(b.alignments!, ref, sTol(ref), `${name} s`);
@@ -200,10 +160,10 @@ describe('weights (step 11)', () => {
 describe('lookahead step size α', () => {
   it('cancels: weights are the same for α = 1e-3, 1 and 1e3; α ≤ 0 is refused', async () => {
     const gpu = await testGpu();
-    const p = randomProblem(tinyConv, 9, 12, 4);
+    const p = problemFor(tinyConv, 9, 12, 4);
     const ws: Float32Array[] = [];
     for (const lookaheadAlpha of [1e-3, 1, 1e3]) {
-      const t = await trainerFor(gpu, tinyConv, p, { lookaheadAlpha });
+      const t = await problemTrainer(gpu, p, { ...SGD, lookaheadAlpha });
       await t.trainStep();
       ws.push((await t.inspectLastBatch()).weights);
       t.destroy();
@@ -211,15 +171,15 @@ describe('lookahead step size α', () => {
     // One fp32 multiply by α per score, then the same normalisation: a few ulps.
     expectClose(ws[0], ws[1], { atol: 1e-7, rtol: 1e-6 }, 'α = 1e-3 vs 1');
     expectClose(ws[2], ws[1], { atol: 1e-7, rtol: 1e-6 }, 'α = 1e3 vs 1');
-    await expect(trainerFor(gpu, tinyConv, p, { lookaheadAlpha: 0 })).rejects.toThrow(/lookahead step size/);
+    await expect(problemTrainer(gpu, p, { ...SGD, lookaheadAlpha: 0 })).rejects.toThrow(/lookahead step size/);
   });
 });
 
 describe('scheduler', () => {
   it('exactly 1 submit and 0 readbacks per step between logging points', async () => {
     const gpu = await testGpu();
-    const p = randomProblem(tinyConv, 5, 16, 4);
-    const t = await trainerFor(gpu, tinyConv, p, { batch: 8, logEvery: 5 });
+    const p = problemFor(tinyConv, 5, 16, 4);
+    const t = await problemTrainer(gpu, p, { ...SGD, batch: 8, logEvery: 5 });
     const before = { ...gpu.counters };
     for (let i = 0; i < 4; i++) expect(await t.trainStep()).toBeNull();
     expect(gpu.counters.submits - before.submits).toBe(4);

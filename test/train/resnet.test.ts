@@ -3,15 +3,13 @@
 // alignments (per-example gradients of the batch-coupled losses, and finite differences of the
 // lookahead validation loss), whole steps with the running statistics, several steps in a row.
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/gpu';
 import { buildModel, MODEL_NAMES, resnetSpec } from '../../src/train/models';
-import { numClasses, paramCount, resolveModel, shapeSize, type ModelSpec } from '../../src/train/spec';
+import { numClasses, paramCount, resolveModel } from '../../src/train/spec';
 import { METHODS } from '../../src/train/methods';
-import { Trainer, type TrainConfig } from '../../src/train/trainer';
-import { Rng } from '../../src/util/rng';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
-import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../reference/l2rw';
+import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
 import { minSigma, stateAfter } from '../reference/model_state';
 
 describe('ResNet builders', () => {
@@ -52,46 +50,6 @@ describe('ResNet builders', () => {
 const TINY = resnetSpec(8, 3, [3, 8, 8], { width: 2 });
 const SGD = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3, decayBiases: false };
 
-interface Problem {
-  theta: Float32Array;
-  Xf: Float32Array;
-  yf: Uint32Array;
-  Xg: Float32Array;
-  yg: Uint32Array;
-}
-
-function problem(spec: ModelSpec, seed: number, n: number, m: number): Problem {
-  const rng = new Rng(seed);
-  const d = shapeSize(spec.input);
-  const K = numClasses(spec);
-  return {
-    theta: Float32Array.from(initParams(spec, rng, { biasStd: 0.1 })),
-    Xf: rng.normals(n * d),
-    yf: Uint32Array.from({ length: n }, () => rng.int(K)),
-    Xg: rng.normals(m * d),
-    yg: Uint32Array.from({ length: m }, () => rng.int(K)),
-  };
-}
-
-function trainer(gpu: Gpu, p: Problem, extra: Partial<TrainConfig> = {}): Promise<Trainer> {
-  const d = shapeSize(TINY.input);
-  return Trainer.create(
-    gpu,
-    TINY,
-    { train: { x: p.Xf, y: p.yf, n: p.yf.length, dim: d }, clean: { x: p.Xg, y: p.yg, n: p.yg.length, dim: d } },
-    { method: 'l2rw', steps: 100, batch: p.yf.length, valBatch: p.yg.length, seed: 9, logEvery: 1000, ...SGD, ...extra },
-    { params: p.theta },
-  );
-}
-
-function permuted(p: Problem, idx: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = shapeSize(TINY.input);
-  const X = new Float32Array(idx.length * d);
-  idx.forEach((j, i) => X.set(p.Xf.subarray(j * d, (j + 1) * d), i * d));
-  return { X, y: Uint32Array.from(idx, (j) => p.yf[j]) };
-}
-
-const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 // fp32 forward, tangent and backward passes through 8 layers with batch statistics over 6-64 values
 // per channel: each alignment and update is a sum of a few hundred fp32 products whose rounding
 // (~1e-6 relative each) the normalisations amplify by 1/σ (σ > 0.2 is checked): 1e-3 relative plus
@@ -101,9 +59,9 @@ const tol = (ref: ArrayLike<number>) => ({ atol: 1e-4 * maxAbs(ref), rtol: 1e-3 
 describe('every method on a ResNet', () => {
   it('each trains three steps on a tiny ResNet-8: finite parameters, running statistics updated', async () => {
     const gpu = await testGpu();
-    const p = problem(TINY, 8, 12, 6);
+    const p = randomProblem(TINY, 8, 12, 6);
     for (const method of METHODS) {
-      const t = await trainer(gpu, p, { method, batch: 6, valBatch: 3, finetuneSteps: 1, steps: 3 });
+      const t = await problemTrainer(gpu, p, { ...SGD, seed: 9, method, batch: 6, valBatch: 3, finetuneSteps: 1, steps: 3 });
       const state0 = await t.model.readState();
       for (let i = 0; i < 3; i++) await t.trainStep();
       const theta = await t.model.readParams();
@@ -118,8 +76,8 @@ describe('every method on a ResNet', () => {
 describe('L2RW through batch normalisation on a tiny ResNet-8', () => {
   it('takes the general path; alignments match per-example gradients and finite differences', async () => {
     const gpu = await testGpu();
-    const p = problem(TINY, 3, 6, 3);
-    const t = await trainer(gpu, p);
+    const p = randomProblem(TINY, 3, 6, 3);
+    const t = await problemTrainer(gpu, p, { ...SGD, seed: 9 });
     expect(t.generalPath).toBe(true);
     await t.trainStep();
     const b = await t.inspectLastBatch();
@@ -137,8 +95,8 @@ describe('L2RW through batch normalisation on a tiny ResNet-8', () => {
 
   it('three whole steps (weights, parameters, velocity, running statistics) match the reference', async () => {
     const gpu = await testGpu();
-    const p = problem(TINY, 5, 8, 4);
-    const t = await trainer(gpu, p);
+    const p = randomProblem(TINY, 5, 8, 4);
+    const t = await problemTrainer(gpu, p, { ...SGD, seed: 9 });
     let theta: ArrayLike<number> = p.theta;
     let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
     let state: ArrayLike<number> = await t.model.readState();

@@ -5,15 +5,13 @@
 // alignments against per-example gradients and against finite differences of the look-ahead
 // validation loss, and one whole step. Also the ops' attribute and shape errors.
 import { describe, expect, it } from 'vitest';
-import type { Gpu } from '../../src/gpu/gpu';
 import { GraphBuilder } from '../../src/train/models';
-import { INPUT, numClasses, resolveModel, shapeSize, type ModelSpec } from '../../src/train/spec';
-import { Trainer } from '../../src/train/trainer';
-import { Rng } from '../../src/util/rng';
+import { INPUT, resolveModel, type ModelSpec } from '../../src/train/spec';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { thetaLength } from '../reference/graph';
-import { alignments, epsGradFiniteDiff, initParams, l2rwStep } from '../reference/l2rw';
+import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
 
 /**
  * input [3,8,8] → conv2d(4, k3, pad 1, no bias) → relu → A [4,8,8];
@@ -33,33 +31,6 @@ function resnetUnit(): ModelSpec {
 const SPEC = resnetUnit();
 const SGD = { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
 
-/** θ (fp32), a training set of n rows and a validation set of m rows. */
-function draw(seed: number, n: number, m: number) {
-  const rng = new Rng(seed);
-  const d = shapeSize(SPEC.input);
-  const K = numClasses(SPEC);
-  const rows = (count: number) => ({ x: rng.normals(count * d), y: Uint32Array.from({ length: count }, () => rng.int(K)) });
-  return { theta: Float32Array.from(initParams(SPEC, rng, { biasStd: 0.1 })), train: rows(n), val: rows(m) };
-}
-
-type Drawn = ReturnType<typeof draw>;
-
-function makeTrainer(gpu: Gpu, p: Drawn, l2rwPath: 'fast' | 'general'): Promise<Trainer> {
-  const dim = shapeSize(SPEC.input);
-  const data = { train: { ...p.train, n: p.train.y.length, dim }, clean: { ...p.val, n: p.val.y.length, dim } };
-  const config = { method: 'l2rw', steps: 10, batch: p.train.y.length, valBatch: p.val.y.length, seed: 3, logEvery: 1000, l2rwPath, ...SGD } as const;
-  return Trainer.create(gpu, SPEC, data, config, { params: p.theta });
-}
-
-/** The training rows in the minibatch order the GPU sampled (`order` indexes the training set). */
-function batchRows(p: Drawn, order: Uint32Array): { X: Float32Array; y: Uint32Array } {
-  const d = shapeSize(SPEC.input);
-  const X = new Float32Array(order.length * d);
-  for (let i = 0; i < order.length; i++) X.set(p.train.x.subarray(order[i] * d, (order[i] + 1) * d), i * d);
-  return { X, y: Uint32Array.from(order, (j) => p.train.y[j]) };
-}
-
-const largest = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
 
 // GPU (fp32) against float64. Every quantity below is a chain of ≲ 8 fp32 passes whose dot products
 // are ≲ 300 terms long (the largest: the first convolution's filter gradient, N·P·Q = 6·64), each
@@ -67,7 +38,7 @@ const largest = (a: ArrayLike<number>) => Math.max(...Array.from(a, Math.abs));
 // then a sum of ≲ 350 signed terms that may cancel, which the atol (scaled by the largest entry)
 // absorbs. 1e-3 relative and 1e-4 of the largest entry leave a ≥ 10x margin; a wrong or missing term
 // (e.g. a bias gradient, a dropped shortcut signal) is off by O(1) relative.
-const tol = (ref: ArrayLike<number>) => ({ atol: 1e-4 * largest(ref), rtol: 1e-3 });
+const tol = (ref: ArrayLike<number>) => ({ atol: 1e-4 * maxAbs(ref), rtol: 1e-3 });
 
 describe('the ResNet-32 ops in a graph trained with L2RW', () => {
   it('resolves: bias-free convolutions declare only a weight, and the shapes are as drawn', () => {
@@ -83,21 +54,21 @@ describe('the ResNet-32 ops in a graph trained with L2RW', () => {
   for (const l2rwPath of ['fast', 'general'] as const) {
     it(`${l2rwPath} path: alignments against literal per-example gradients and finite differences`, async () => {
       const gpu = await testGpu();
-      const p = draw(41, 6, 3);
-      const t = await makeTrainer(gpu, p, l2rwPath);
+      const p = randomProblem(SPEC, 41, 6, 3);
+      const t = await problemTrainer(gpu, p, { ...SGD, seed: 3, steps: 10, l2rwPath });
       try {
         expect(t.generalPath).toBe(l2rwPath === 'general');
         await t.trainStep();
         const b = await t.inspectLastBatch();
-        const { X, y } = batchRows(p, b.indices);
+        const { X, y } = permuted(p, b.indices);
         const s = b.alignments!;
-        const ref = alignments(SPEC, p.theta, X, y, p.val.x, p.val.y);
-        expect(largest(ref)).toBeGreaterThan(1e-4);
+        const ref = alignments(SPEC, p.theta, X, y, p.Xg, p.yg);
+        expect(maxAbs(ref)).toBeGreaterThan(1e-4);
         expectClose(s, ref, tol(ref), `${l2rwPath} s`);
         // ∂/∂ε_i L_val(θ − α Σ_j ε_j ∇f_j) at ε = 0 is −α s_i: central differences of the float64
         // model with τ = 1e-5 (truncation O(τ²), rounding ~1e-16/τ: both far below 1e-3).
         const alpha = 0.5;
-        const fd = epsGradFiniteDiff(SPEC, p.theta, X, y, p.val.x, p.val.y, alpha, 1e-5);
+        const fd = epsGradFiniteDiff(SPEC, p.theta, X, y, p.Xg, p.yg, alpha, 1e-5);
         expectClose(Float64Array.from(s, (v) => -alpha * v), fd, tol(fd), `${l2rwPath} −α s vs finite differences`);
       } finally {
         t.destroy();
@@ -106,16 +77,16 @@ describe('the ResNet-32 ops in a graph trained with L2RW', () => {
 
     it(`${l2rwPath} path: one whole step matches the literal float64 Algorithm 1`, async () => {
       const gpu = await testGpu();
-      const p = draw(43, 7, 3);
-      const t = await makeTrainer(gpu, p, l2rwPath);
+      const p = randomProblem(SPEC, 43, 7, 3);
+      const t = await problemTrainer(gpu, p, { ...SGD, seed: 3, steps: 10, l2rwPath });
       try {
         await t.trainStep();
         const b = await t.inspectLastBatch();
-        const { X, y } = batchRows(p, b.indices);
-        const ref = l2rwStep(SPEC, p.theta, new Float64Array(p.theta.length), X, y, p.val.x, p.val.y, SGD);
+        const { X, y } = permuted(p, b.indices);
+        const ref = l2rwStep(SPEC, p.theta, new Float64Array(p.theta.length), X, y, p.Xg, p.yg, SGD);
         expectClose(b.alignments!, ref.s, tol(ref.s), `${l2rwPath} s`);
         // The weights are max(s, 0) normalised: compared where no s_i is within rounding of the clip.
-        if (Array.from(ref.s).every((v) => Math.abs(v) > 1e-3 * largest(ref.s))) expectClose(b.weights, ref.w, { atol: 1e-5, rtol: 1e-3 }, `${l2rwPath} w`);
+        if (Array.from(ref.s).every((v) => Math.abs(v) > 1e-3 * maxAbs(ref.s))) expectClose(b.weights, ref.w, { atol: 1e-5, rtol: 1e-3 }, `${l2rwPath} w`);
         expect(ref.w.some((v) => v > 0)).toBe(true);
         const next = await t.model.readParams();
         const dRef = Float64Array.from(ref.theta, (v, i) => v - p.theta[i]);

@@ -15,8 +15,6 @@
 // Importing this module adds `batchnorm` to the reference op table and registers the engine's OpDef
 // (src/train/ops/batchnorm.ts) unless an op of that name is registered already, so that resolveModel
 // accepts graphs using it.
-import { batchnorm as batchnormOp } from '../../../src/train/ops/batchnorm';
-import { registeredOps, registerOp } from '../../../src/train/ops/op';
 import { sizeOf, type RefNode, type RefOp } from './ref_op';
 
 export interface BatchnormGeometry {
