@@ -3,11 +3,15 @@
 // Plain SGD and L2RW (which takes its general path: batch norm couples the examples) at m = 10 and
 // m = 100 clean examples per step, the paper's two settings; peak GPU memory and the largest single
 // buffer (what WebGPU's storage-binding limit must hold). One submit and no readback per step.
+// On request (`peers`), the same plain step in TensorFlow.js and jax-js on the same adapter (and
+// jax-js's L2RW step by double backprop), each in a bounded child process: bench/peers/resnet.ts.
 import type { Gpu } from '../src/gpu/gpu';
 import { resnetSpec } from '../src/train/models';
 import { Trainer, type TrainConfig } from '../src/train/trainer';
 import { Rng } from '../src/util/rng';
 import { cpuNow } from './lib/timing';
+import { timeBlock } from './peers/tfjs';
+import { runResnetPeers, type ResnetPeersOptions, type ResnetPeersResult } from './peers/resnet';
 
 export interface ResnetBenchOptions {
   depth: number;
@@ -17,6 +21,8 @@ export interface ResnetBenchOptions {
   /** Clean examples per step for the L2RW runs. */
   cleanBatches: number[];
   classes?: number;
+  /** Peers on the same model (Node only; minutes per run): which runs, a time bound per run, steps. */
+  peers?: ResnetPeersOptions;
 }
 
 export interface ResnetRun {
@@ -39,9 +45,11 @@ export interface ResnetResult {
   runs: ResnetRun[];
   /** L2RW step / plain step per clean-batch size. */
   ratios: { clean_batch: number; l2rw_over_plain: number }[];
+  /** TensorFlow.js / jax-js on the same model and adapter; null when not asked for (`--resnet-peers`). */
+  peers: ResnetPeersResult | null;
 }
 
-function synthetic(n: number, dim: number, classes: number, seed: number) {
+export function synthetic(n: number, dim: number, classes: number, seed: number) {
   const rng = new Rng(seed);
   return { x: Uint8Array.from({ length: n * dim }, () => rng.int(256)), y: Uint32Array.from({ length: n }, () => rng.int(classes)), n, dim };
 }
@@ -94,6 +102,33 @@ export async function runResnetBench(gpu: Gpu, o: ResnetBenchOptions, log: (s: s
   runs.push(await time('plain', null));
   for (const m of o.cleanBatches) runs.push(await time('l2rw', m));
   const plain = runs[0].ms;
+  let peers: ResnetPeersResult | null = null;
+  if (o.peers?.runs.length) {
+    log(`ResNet peers (same model, batch and optimiser; each run in a child process, at most ${o.peers.timeoutS} s):`);
+    // Ours next to them: the plain step without augmentation (the peers have none).
+    const t = await Trainer.create(gpu, spec, data, { ...base, augment: undefined, method: 'plain' });
+    try {
+      await t.trainStep();
+      await gpu.idle();
+      const ours = {
+        block: (steps: number) =>
+          timeBlock(steps, async () => {
+            for (let i = 0; i < steps; i++) await t.trainStep();
+            await gpu.idle();
+          }),
+      };
+      const l2rw = runs.find((r) => r.method === 'l2rw');
+      peers = await runResnetPeers(
+        { depth: o.depth, batch: o.batch, classes, lr: base.lr, momentum: base.momentum, weightDecay: base.weightDecay, trainN: data.train.n },
+        o.peers,
+        ours,
+        l2rw ? { clean: l2rw.clean_batch!, ms: l2rw.ms, cpu_ms: l2rw.cpu_ms } : null,
+        log,
+      );
+    } finally {
+      t.destroy();
+    }
+  }
   return {
     model: spec.name,
     params,
@@ -101,5 +136,6 @@ export async function runResnetBench(gpu: Gpu, o: ResnetBenchOptions, log: (s: s
     input: [...input],
     runs,
     ratios: runs.filter((r) => r.method === 'l2rw').map((r) => ({ clean_batch: r.clean_batch!, l2rw_over_plain: r.ms / plain })),
+    peers,
   };
 }

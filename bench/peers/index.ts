@@ -104,7 +104,7 @@ function errText(e: unknown): string {
 }
 
 /** Points navigator.gpu at the project's own GPU entry (Node: the Dawn instance) for the peers. */
-async function shareNavigatorGpu(): Promise<void> {
+export async function shareNavigatorGpu(): Promise<void> {
   const g = globalThis as { navigator?: { gpu?: GPU } };
   if (g.navigator?.gpu) return;
   const gpu = await getNavigatorGpu();

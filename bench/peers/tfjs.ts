@@ -171,3 +171,133 @@ export async function timeBlock(steps: number, run: () => Promise<void>): Promis
   const c1 = cpuNow();
   return { ms, cpu_ms: c0 === null || c1 === null ? null : (c1 - c0) / Math.max(1, steps) };
 }
+
+/** The ResNet the peers train: the paper's CIFAR model as `resnetSpec` builds it (see bench/peers/resnet.ts). */
+export interface ResnetPeerSpec {
+  depth: number;
+  batch: number;
+  classes: number;
+  lr: number;
+  momentum: number;
+  /** On convolution and dense weights only (not batch norm's γ, β nor the dense bias), as ours. */
+  weightDecay: number;
+  /** Training bytes, [n, 3, 32, 32] per example (CHW, as ours reads them), and labels. */
+  train: { x: Uint8Array; y: Uint32Array; n: number };
+}
+
+/**
+ * The pre-activation ResNet-(6n+2) of src/train/models.ts `resnetSpec` in tfjs (NHWC): conv 3x3 to 16
+ * channels (no bias), BN, ReLU; 3 stages of n units (16/32/64 channels; BN-ReLU-conv3x3(stride)-BN-
+ * ReLU-conv3x3 plus the input; the first unit of stage 1 starts at its convolution); where the shape
+ * changes the shortcut is a 2x2 average pool with stride 2 and zero channels on both sides; then
+ * BN-ReLU-global average pool-dense. Batch norm in training mode (batch statistics, eps 1e-5, through
+ * tf.moments and tf.batchNorm, whose gradient tfjs composes). Convolutions pad 1 on every side, as
+ * ours (explicit padding: 'same' pads 0/1 at stride 2). Loss: mean softmax cross-entropy plus
+ * wd/2·Σw² over the decayed weights, so that tf.train.momentum applies the same update as ours
+ * (v ← μv + g + wd·w, w ← w − lr·v). Running statistics are not kept (ours updates them: 3 small
+ * passes per BN layer); there is no augmentation (the side-by-side run of ours has none either).
+ */
+export async function tfResnetRunner(tf: Tf, s: ResnetPeerSpec): Promise<StepRunner & { probe(): Promise<number[]>; numBytes(): number }> {
+  type T4 = import('@tensorflow/tfjs-core').Tensor4D;
+  type T = import('@tensorflow/tfjs-core').Tensor;
+  const units = (s.depth - 2) / 6;
+  if (!Number.isInteger(units) || units < 1) throw new Error(`a CIFAR ResNet has depth 6n+2, got ${s.depth}`);
+  const { train } = s;
+  const xAll = tf.tidy(() => tf.transpose(tf.div(tf.tensor4d(Float32Array.from(train.x), [train.n, 3, 32, 32]), 255), [0, 2, 3, 1]));
+  const yAll = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Int32Array.from(train.y), 'int32'), s.classes), 'float32'));
+  let seed = 11;
+  const decayed: import('@tensorflow/tfjs-core').Variable[] = [];
+  const vars: import('@tensorflow/tfjs-core').Variable[] = [];
+  const convW = (cin: number, cout: number) => {
+    const w = tf.variable(tf.mul(tf.randomNormal([3, 3, cin, cout], 0, 1, 'float32', seed++), Math.sqrt(2 / (9 * cin))), true, `conv${vars.length}`);
+    vars.push(w);
+    decayed.push(w);
+    return w;
+  };
+  const bnP = (c: number) => {
+    const g = tf.variable(tf.ones([c]), true, `gamma${vars.length}`);
+    const b = tf.variable(tf.zeros([c]), true, `beta${vars.length}`);
+    vars.push(g, b);
+    return { g, b };
+  };
+  const pad1: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+  const conv = (x: T4, w: T, stride: number) => tf.conv2d(x, w as never, stride, pad1);
+  const bnRelu = (x: T4, p: { g: T; b: T }) => {
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    return tf.relu(tf.batchNorm(x, mean, variance, p.b as never, p.g as never, 1e-5)) as T4;
+  };
+  // Parameters in the order the forward pass reads them.
+  const stem = convW(3, 16);
+  const stemBn = bnP(16);
+  type Unit = { pre: { g: T; b: T } | null; c1: T; mid: { g: T; b: T }; c2: T; stride: number; cin: number; cout: number };
+  const body: Unit[] = [];
+  let cin = 16;
+  for (let stage = 0; stage < 3; stage++) {
+    const cout = 16 << stage;
+    for (let u = 0; u < units; u++) {
+      const stride = stage > 0 && u === 0 ? 2 : 1;
+      const pre = stage === 0 && u === 0 ? null : bnP(cin);
+      const c1 = convW(cin, cout);
+      const mid = bnP(cout);
+      const c2 = convW(cout, cout);
+      body.push({ pre, c1, mid, c2, stride, cin, cout });
+      cin = cout;
+    }
+  }
+  const headBn = bnP(cin);
+  const W = tf.variable(tf.mul(tf.randomNormal([cin, s.classes], 0, 1, 'float32', seed++), Math.sqrt(1 / cin)), true, 'dense');
+  const bias = tf.variable(tf.zeros([s.classes]), true, 'dense_b');
+  vars.push(W, bias);
+  decayed.push(W);
+  const logits = (img: T4) => {
+    let x = bnRelu(conv(img, stem, 1), stemBn);
+    for (const u of body) {
+      const a = u.pre ? bnRelu(x, u.pre) : x;
+      const branch = conv(bnRelu(conv(a, u.c1, u.stride), u.mid), u.c2, 1);
+      let skip = x;
+      if (u.stride > 1) skip = tf.avgPool(skip, 2, 2, 'valid');
+      const extra = u.cout - u.cin;
+      if (extra > 0) skip = tf.pad(skip, [[0, 0], [0, 0], [0, 0], [extra >> 1, extra - (extra >> 1)]]);
+      x = tf.add(branch, skip);
+    }
+    const pooled = tf.mean(bnRelu(x, headBn), [1, 2]) as import('@tensorflow/tfjs-core').Tensor2D;
+    return tf.add(tf.matMul(pooled, W), bias) as import('@tensorflow/tfjs-core').Tensor2D;
+  };
+  const opt = tf.train.momentum(s.lr, s.momentum);
+  let cursor = 0;
+  const step = () => {
+    if (cursor + s.batch > train.n) cursor = 0;
+    const idx = tf.tensor1d(Int32Array.from({ length: s.batch }, (_, i) => cursor + i), 'int32');
+    cursor += s.batch;
+    opt.minimize(
+      () => {
+        const x = tf.gather(xAll, idx) as T4;
+        const y = tf.gather(yAll, idx);
+        const xent = tf.losses.softmaxCrossEntropy(y, logits(x));
+        // Pairwise adds, not tf.addN: its WebGPU kernel binds every input at once, and with more than
+        // 7 inputs it exceeds the default maxStorageBuffersPerShaderStage (8) that tfjs requests
+        // (a validation error, and the sum silently missing).
+        const l2 = decayed.map((w) => tf.sum(tf.square(w))).reduce((a, b) => tf.add(a, b));
+        return tf.add(xent, tf.mul(l2, s.weightDecay / 2)) as import('@tensorflow/tfjs-core').Scalar;
+      },
+      false,
+      vars,
+    );
+    idx.dispose();
+  };
+  return {
+    block: (steps: number) =>
+      timeBlock(steps, async () => {
+        for (let i = 0; i < steps; i++) step();
+        await bias.data();
+      }),
+    probe: async () => Array.from(await bias.data()),
+    numBytes: () => tf.memory().numBytes,
+    dispose() {
+      opt.dispose();
+      for (const v of vars) v.dispose();
+      xAll.dispose();
+      yAll.dispose();
+    },
+  };
+}
