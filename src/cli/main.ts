@@ -158,6 +158,8 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
   const train = optimiserOptions(
     program
       .command('train')
+      // Options are read in position (see sweep merge), so each command answers --version itself.
+      .version(version)
       .description('train one model and write OUT/result.json and OUT/curves.csv')
       .addOption(new Option('--task <name>', 'task: 4-vs-9 class imbalance, label noise on every class, or a long-tailed class profile (optionally with --noise)').choices(TASKS).default('imbalance'))
       .option('--ratio <p>', 'imbalance: proportion of the majority class (9s) in the training set, in (0, 1)', parseRatio, DEFAULT_CONFIG.ratio)
@@ -189,6 +191,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
   const sweep = optimiserOptions(
     program
       .command('sweep')
+      .version(version)
       .description(
         'run a preset sweep on one GPU: a table of mean ± std test error per method and ratio, results.json, results.csv, summary.csv and an SVG plot (fig2.svg)',
       )

@@ -236,6 +236,17 @@ describe('ResNets on the MNIST tasks', () => {
   }, 240_000);
 });
 
+describe('--version', () => {
+  it('prints the version before or after a command', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    for (const args of [['--version'], ['train', '--version'], ['sweep', '--version']]) {
+      const r = await l2rw(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout.trim(), args.join(' ')).toBe(version);
+    }
+  });
+});
+
 describe('bad arguments', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown method', ['train', '--method', 'sgd'], /--method.*'sgd'.*Allowed choices/],
