@@ -2,7 +2,7 @@
 // turns into one test each (test/browser/kernels.test.ts). No GPU code here: Node imports it.
 // The kernel groups are those of the shared table (test/kernels/checks/index.ts, same order; the
 // harness fails if the two lists drift apart); the engine groups live in engine-checks.ts.
-export const KERNEL_GROUPS = ['axpy', 'matmul', 'conv2d', 'maxpool', 'maxpool_tangent', 'relu_backward', 'elementwise', 'softmax_xent', 'reductions', 'sgd_momentum', 'gather_batch', 'resnet_ops', 'batchnorm'] as const;
+export const KERNEL_GROUPS = ['matmul', 'conv2d', 'maxpool', 'maxpool_tangent', 'relu_backward', 'elementwise', 'softmax_xent', 'reductions', 'sgd_momentum', 'gather_batch', 'resnet_ops', 'batchnorm'] as const;
 export const ENGINE_GROUPS = ['l2rw_step'] as const;
 export const CHECK_GROUPS = [...KERNEL_GROUPS, ...ENGINE_GROUPS] as const;
 export type CheckGroup = (typeof CHECK_GROUPS)[number];

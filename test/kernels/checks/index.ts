@@ -1,7 +1,6 @@
 // The one table of kernel checks. test/kernels/<group>.test.ts runs each group under vitest (Node,
 // Dawn); test/browser/kernel-checks.ts runs every group inside Chromium (WebGPU on SwiftShader), and
 // test/browser/kernels.test.ts fails unless the page ran exactly BROWSER_CHECK_NAMES, all passing.
-import { axpyChecks } from './axpy';
 import type { CheckGroup, KernelCheck } from './check';
 import { batchnormChecks } from './batchnorm';
 import { conv2dChecks } from './conv2d';
@@ -19,7 +18,6 @@ import { softmaxXentChecks } from './softmax_xent';
 export type { CheckGroup, KernelCheck } from './check';
 
 export const KERNEL_CHECKS: readonly CheckGroup[] = [
-  axpyChecks,
   matmulChecks,
   conv2dChecks,
   maxpoolChecks,
