@@ -3,7 +3,6 @@
 // jobs on the machine hits both alike), the L2RW step broken down by the step groups of Algorithm 1,
 // and the submit / readback counts per step from the runtime's counters.
 import type { Gpu } from '../src/gpu/gpu';
-import type { Dispatch } from '../src/kernels/kernel';
 import { buildModel } from '../src/train/models';
 import type { ModelSpec } from '../src/train/spec';
 import { Trainer } from '../src/train/trainer';

@@ -33,14 +33,12 @@ export class Conv2dBackwardFilter {
     private readonly gpu: Gpu,
     private readonly kernel: Kernel,
     readonly exWeights: boolean,
-    /** Bound in the ex_weight slot when the variant reads no weights. */
-    private readonly dummy: GPUBuffer,
   ) {}
 
   static async create(gpu: Gpu, options: Conv2dBackwardFilterOptions = {}): Promise<Conv2dBackwardFilter> {
     const exWeights = options.exWeights ?? false;
     const kernel = await Kernel.load(gpu, conv2dBackwardFilterDef, { WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBackwardFilter(gpu, kernel, exWeights, gpu.placeholder);
+    return new Conv2dBackwardFilter(gpu, kernel, exWeights);
   }
 
   /**
@@ -54,6 +52,6 @@ export class Conv2dBackwardFilter {
     checkConv2dShape(shape);
     const { C, K, R, S } = shape;
     const invocations = Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
-    return this.kernel.plan(label, [x, dy, exWeight ?? this.dummy, dw], conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
+    return this.kernel.plan(label, [x, dy, exWeight ?? this.gpu.placeholder, dw], conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
   }
 }

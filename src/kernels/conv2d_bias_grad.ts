@@ -20,16 +20,15 @@ export interface Conv2dBiasGradOptions {
 
 export class Conv2dBiasGrad {
   private constructor(
+    private readonly gpu: Gpu,
     private readonly kernel: Kernel,
     readonly exWeights: boolean,
-    /** Bound in the ex_weight slot when the variant reads no weights. */
-    private readonly dummy: GPUBuffer,
   ) {}
 
   static async create(gpu: Gpu, options: Conv2dBiasGradOptions = {}): Promise<Conv2dBiasGrad> {
     const exWeights = options.exWeights ?? false;
     const kernel = await Kernel.load(gpu, conv2dBiasGradDef, { WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBiasGrad(kernel, exWeights, gpu.placeholder);
+    return new Conv2dBiasGrad(gpu, kernel, exWeights);
   }
 
   /**
@@ -40,6 +39,6 @@ export class Conv2dBiasGrad {
     if ((exWeight === null) === this.exWeights) {
       throw new Error(`${label}: ${this.exWeights ? 'this variant needs an ex_weight buffer' : 'created without exWeights, so ex_weight must be null'}`);
     }
-    return this.kernel.plan(label, [dy, exWeight ?? this.dummy, db], conv2dUniformValues(shape), [shape.K, 1, 1]);
+    return this.kernel.plan(label, [dy, exWeight ?? this.gpu.placeholder, db], conv2dUniformValues(shape), [shape.K, 1, 1]);
   }
 }

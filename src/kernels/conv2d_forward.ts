@@ -152,15 +152,13 @@ export class Conv2dForward {
     private readonly gpu: Gpu,
     private readonly kernels: ReadonlyMap<number, Kernel>,
     readonly epilogue: Conv2dEpilogue,
-    /** Bound in the bias slot when the epilogue reads no bias (a binding cannot be left empty). */
-    private readonly dummy: GPUBuffer,
   ) {}
 
   static async create(gpu: Gpu, options: Conv2dForwardOptions = {}): Promise<Conv2dForward> {
     const epilogue = options.epilogue ?? 'none';
     if (!(epilogue in EPILOGUE_CODE)) throw new Error(`conv2d_forward: unknown epilogue "${epilogue}"`);
     const kernels = await Promise.all(BLOCK_CHANNELS.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
-    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue, gpu.placeholder);
+    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue);
   }
 
   /**
@@ -177,6 +175,6 @@ export class Conv2dForward {
     const blocks = rowPath(shape) ? N * P * Math.ceil(Q / BM) : Math.ceil((N * P * Q) / BM);
     const bk = pickChannelBlock(K, BLOCK_CHANNELS);
     const kernel = this.kernels.get(bk)!;
-    return kernel.plan(label, [x, w, bias ?? this.dummy, y], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(K / bk)));
+    return kernel.plan(label, [x, w, bias ?? this.gpu.placeholder, y], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(K / bk)));
   }
 }

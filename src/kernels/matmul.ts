@@ -59,8 +59,6 @@ export class Matmul {
     private readonly gpu: Gpu,
     private readonly kernel: Kernel,
     readonly options: Readonly<Required<MatmulOptions>>,
-    /** Bound in place of bias / kscale when the variant does not read them. */
-    private readonly dummy: GPUBuffer,
   ) {}
 
   static async create(gpu: Gpu, opts: MatmulOptions = {}): Promise<Matmul> {
@@ -80,7 +78,7 @@ export class Matmul {
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
       K_SCALE: options.kScale ? 1 : 0,
     });
-    return new Matmul(gpu, kernel, options, gpu.placeholder);
+    return new Matmul(gpu, kernel, options);
   }
 
   /** Plans c = op(a)·diag(kscale)·op(b) (+ bias) (ReLU) for this shape; c must not alias a or b. */
@@ -109,7 +107,7 @@ export class Matmul {
     const groups = workgroups1d(this.gpu, blocks, WG);
     return this.kernel.plan(
       label,
-      [a, b, extra.bias ?? this.dummy, extra.kscale ?? this.dummy, c],
+      [a, b, extra.bias ?? this.gpu.placeholder, extra.kscale ?? this.gpu.placeholder, c],
       { m, n, k },
       groups,
     );

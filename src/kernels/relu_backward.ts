@@ -17,8 +17,6 @@ export class ReluBackward {
     private readonly gpu: Gpu,
     private readonly outOfPlace: Kernel,
     private readonly inPlace: Kernel,
-    /** Bound in the dy slot by the in-place variant, which never reads it. */
-    private readonly dummy: GPUBuffer,
   ) {}
 
   /** Compiles both variants (two tiny pipelines), so plan() can take either form. */
@@ -27,7 +25,7 @@ export class ReluBackward {
       Kernel.load(gpu, reluBackwardDef, { WG, IN_PLACE: 0 }),
       Kernel.load(gpu, reluBackwardDef, { WG, IN_PLACE: 1 }),
     ]);
-    return new ReluBackward(gpu, outOfPlace, inPlace, gpu.placeholder);
+    return new ReluBackward(gpu, outOfPlace, inPlace);
   }
 
   /**
@@ -46,6 +44,6 @@ export class ReluBackward {
 
   /** In place: grad holds dy on entry and dx on exit. */
   planInPlace(y: BufferRef, grad: BufferRef, n: number, label = 'relu_backward_inplace'): Dispatch {
-    return this.inPlace.plan(label, [y, this.dummy, grad], { n }, workgroups1d(this.gpu, n, WG));
+    return this.inPlace.plan(label, [y, this.gpu.placeholder, grad], { n }, workgroups1d(this.gpu, n, WG));
   }
 }

@@ -444,11 +444,6 @@ export class Trainer {
     return this.phases.length > 1 && step >= this.secondPhaseStart ? this.phases[1] : this.phases[0];
   }
 
-  /** The set the minibatch of `step` comes from. */
-  sourceAt(step: number): 'train' | 'clean' {
-    return this.currentPhase(step).decl.source;
-  }
-
   /**
    * Records and submits one training step (exactly one queue.submit, no readback). Every `logEvery`
    * steps the same submit also copies the accumulated statistics out; the returned PendingStats
