@@ -1,17 +1,14 @@
 // add: y = a + b (the residual connection), with a following ReLU fused. The backward pass hands the
 // output signal to both inputs; the tangent is the sum of the input tangents.
 import { Elementwise } from '../../kernels/elementwise';
-import { noAttrs, sameShape, type OpDef } from './op';
+import { withoutAttrs, sameShape, type OpDef } from './op';
 
 export const add: OpDef<Record<string, never>> = {
   name: 'add',
   arity: 2,
   couplesExamples: false,
   fusesRelu: true,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape([a, b], _attrs, where) {
     if (!sameShape(a, b)) throw new Error(`${where}: add needs two inputs of one shape, got [${a}] and [${b}]`);
     return a;

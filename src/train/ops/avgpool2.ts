@@ -4,19 +4,15 @@
 // window_spread with a 2x2 window).
 import { WindowMean, type WindowShape } from '../../kernels/window_mean';
 import { meanAdjoint, WindowSpread } from '../../kernels/window_spread';
-import { noAttrs, type OpDef } from './op';
+import { imageInput, withoutAttrs, type OpDef } from './op';
 
 export const avgpool2: OpDef<Record<string, never>> = {
   name: 'avgpool2',
   arity: 1,
   couplesExamples: false,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape([x], _a, where) {
-    if (x.length !== 3) throw new Error(`${where}: avgpool2 takes an image [C, H, W], got [${x}]`);
-    const [c, h, w] = x;
+    const [c, h, w] = imageInput(x, 'avgpool2', where);
     if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`${where}: avgpool2 needs an even height and width, got ${h}x${w}`);
     return [c, h / 2, w / 2];
   },

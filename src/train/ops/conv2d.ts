@@ -10,7 +10,7 @@ import { Conv2dBiasGrad } from '../../kernels/conv2d_bias_grad';
 import { Conv2dForward, type Conv2dEpilogue, type Conv2dShape } from '../../kernels/conv2d_forward';
 import { Elementwise } from '../../kernels/elementwise';
 import type { Shape } from '../spec';
-import { intAttr, noAttrs, type OpAttrs, type OpDef, type ParamDecl } from './op';
+import { imageInput, intAttr, noAttrs, type OpAttrs, type OpDef, type ParamDecl } from './op';
 
 type Conv2dAttrs = { channels: number; kernel: number; stride: number; pad: number; bias: boolean };
 
@@ -40,8 +40,7 @@ export const conv2d: OpDef<Conv2dAttrs> = {
     };
   },
   outShape([x], a, where) {
-    if (x.length !== 3) throw new Error(`${where}: conv2d takes an image [C, H, W], got [${x}]`);
-    const [, h, w] = x;
+    const [, h, w] = imageInput(x, 'conv2d', where);
     const p = Math.floor((h + 2 * a.pad - a.kernel) / a.stride) + 1;
     const q = Math.floor((w + 2 * a.pad - a.kernel) / a.stride) + 1;
     if (p < 1 || q < 1) throw new Error(`${where}: a ${a.kernel}x${a.kernel} kernel with padding ${a.pad} does not fit the ${h}x${w} input`);

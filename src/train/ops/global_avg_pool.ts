@@ -3,19 +3,15 @@
 // dy_c / (H·W) over the plane (window_mean / window_spread with the window the whole plane).
 import { WindowMean, type WindowShape } from '../../kernels/window_mean';
 import { meanAdjoint, WindowSpread } from '../../kernels/window_spread';
-import { noAttrs, type OpDef } from './op';
+import { imageInput, withoutAttrs, type OpDef } from './op';
 
 export const globalAvgPool: OpDef<Record<string, never>> = {
   name: 'global_avg_pool',
   arity: 1,
   couplesExamples: false,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape([x], _a, where) {
-    if (x.length !== 3) throw new Error(`${where}: global_avg_pool takes an image [C, H, W], got [${x}]`);
-    return [x[0]];
+    return [imageInput(x, 'global_avg_pool', where)[0]];
   },
   async load(gpu, node) {
     const [C, H, W] = node.inShapes[0];

@@ -4,19 +4,15 @@
 import { MaxPoolBackward } from '../../kernels/maxpool_backward';
 import { MaxPoolForward } from '../../kernels/maxpool_forward';
 import { MaxPoolTangent } from '../../kernels/maxpool_tangent';
-import { noAttrs, type OpDef } from './op';
+import { imageInput, withoutAttrs, type OpDef } from './op';
 
 export const maxpool2: OpDef<Record<string, never>> = {
   name: 'maxpool2',
   arity: 1,
   couplesExamples: false,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape([x], _a, where) {
-    if (x.length !== 3) throw new Error(`${where}: maxpool2 takes an image [C, H, W], got [${x}]`);
-    const [c, h, w] = x;
+    const [c, h, w] = imageInput(x, 'maxpool2', where);
     if (h < 2 || w < 2) throw new Error(`${where}: 2x2 pooling needs at least a 2x2 input, got ${h}x${w}`);
     return [c, Math.floor(h / 2), Math.floor(w / 2)];
   },

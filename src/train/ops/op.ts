@@ -176,6 +176,18 @@ export function intAttr(raw: OpAttrs, key: string, where: string, opts: { min?: 
   return v;
 }
 
+/** checkAttrs of an op that takes no attributes. */
+export function withoutAttrs(raw: OpAttrs, where: string): Record<string, never> {
+  noAttrs(raw, where);
+  return {};
+}
+
+/** The input of an op that needs an image [C, H, W], or an error naming the node and the op. */
+export function imageInput(x: Shape, op: string, where: string): [number, number, number] {
+  if (x.length !== 3) throw new Error(`${where}: ${op} takes an image [C, H, W], got [${x}]`);
+  return [x[0], x[1], x[2]];
+}
+
 export function noAttrs(raw: OpAttrs, where: string, allowed: readonly string[] = []): void {
   const extra = Object.keys(raw).filter((k) => !allowed.includes(k));
   if (extra.length) throw new Error(`${where}: unknown attribute${extra.length > 1 ? 's' : ''} ${extra.map((k) => `"${k}"`).join(', ')}`);

@@ -4,7 +4,7 @@
 // tangent, and the backward is the slice of the signal for the original channels. All three passes
 // are one channel-shift kernel (window_spread with a 1x1 window).
 import { channelShift, WindowSpread } from '../../kernels/window_spread';
-import { intAttr, noAttrs, type OpDef } from './op';
+import { imageInput, intAttr, noAttrs, type OpDef } from './op';
 
 type PadChannelsAttrs = { before: number; after: number };
 
@@ -19,8 +19,8 @@ export const padChannels: OpDef<PadChannelsAttrs> = {
     return a;
   },
   outShape([x], a, where) {
-    if (x.length !== 3) throw new Error(`${where}: pad_channels takes an image [C, H, W], got [${x}]`);
-    return [a.before + x[0] + a.after, x[1], x[2]];
+    const [c, h, w] = imageInput(x, 'pad_channels', where);
+    return [a.before + c + a.after, h, w];
   },
   async load(gpu, node) {
     const [C, H, W] = node.inShapes[0];

@@ -2,16 +2,13 @@
 // and nothing else reads the pre-activation (network.ts); otherwise this op's own kernels run.
 import { Elementwise } from '../../kernels/elementwise';
 import { ReluBackward } from '../../kernels/relu_backward';
-import { noAttrs, type OpDef } from './op';
+import { withoutAttrs, type OpDef } from './op';
 
 export const relu: OpDef<Record<string, never>> = {
   name: 'relu',
   arity: 1,
   couplesExamples: false,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape: ([x]) => x,
   async load(gpu, node) {
     const size = node.outShape.reduce((a, b) => a * b, 1);

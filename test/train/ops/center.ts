@@ -3,7 +3,7 @@
 // path; importing this module registers it (before the reference module registers a CPU-only stand-in).
 import source from './center.wgsl?raw';
 import { Kernel, workgroups1d, type KernelDef } from '../../../src/kernels/kernel';
-import { noAttrs, registerOp, registeredOps, type OpDef } from '../../../src/train/ops/op';
+import { registerOp, registeredOps, withoutAttrs, type OpDef } from '../../../src/train/ops/op';
 
 const WG = 64;
 
@@ -21,10 +21,7 @@ export const centerGpu: OpDef<Record<string, never>> = {
   name: 'center',
   arity: 1,
   couplesExamples: true,
-  checkAttrs(raw, where) {
-    noAttrs(raw, where);
-    return {};
-  },
+  checkAttrs: withoutAttrs,
   outShape: ([x]) => x,
   async load(gpu, node) {
     const features = node.outShape.reduce((a, b) => a * b, 1);
