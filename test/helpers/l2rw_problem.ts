@@ -5,7 +5,9 @@ import type { Gpu } from '../../src/gpu/gpu';
 import { numClasses, shapeSize, type ModelSpec } from '../../src/train/spec';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
-import { initParams } from '../reference/l2rw';
+import { expectClose, type Tolerance } from './compare';
+import { initParams, l2rwStep, type SgdOptions } from '../reference/l2rw';
+import { stateAfter } from '../reference/model_state';
 
 export interface Problem {
   spec: ModelSpec;
@@ -75,3 +77,56 @@ export const maxAbs = (a: ArrayLike<number>): number => {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 };
+
+export interface StepTolerances {
+  /** Δθ and velocity (and the alignments, when compared): a tolerance from the reference values. */
+  update: (ref: ArrayLike<number>) => Tolerance;
+  /** The weights, compared where no alignment is within 1e-3·max|s| of the clip at 0. */
+  weights: Tolerance;
+  /** Also compare the alignments every step. */
+  alignments?: boolean;
+  /** Also compare the model state (running statistics) with this tolerance. */
+  state?: (ref: ArrayLike<number>) => Tolerance;
+}
+
+/**
+ * Runs `steps` training steps of an L2RW trainer and checks each against the literal float64 step
+ * (test/reference/l2rw.ts l2rwStep) taken from the GPU's own previous parameters, velocity and state,
+ * so that fp32 rounding does not compound. Returns where the GPU ended.
+ */
+export async function expectStepsMatchReference(
+  t: Trainer,
+  p: Problem,
+  sgd: SgdOptions,
+  steps: number,
+  tol: StepTolerances,
+  label: string,
+): Promise<{ theta: ArrayLike<number>; velocity: ArrayLike<number>; state: ArrayLike<number> }> {
+  let theta: ArrayLike<number> = p.theta;
+  let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
+  let state: ArrayLike<number> = await t.model.readState();
+  for (let step = 0; step < steps; step++) {
+    await t.trainStep();
+    const b = await t.inspectLastBatch();
+    const { X, y } = permuted(p, b.indices);
+    const ref = l2rwStep(p.spec, theta, velocity, X, y, p.Xg, p.yg, sgd);
+    const at = `${label}, step ${step}`;
+    if (tol.alignments) expectClose(b.alignments!, ref.s, tol.update(ref.s), `s, ${at}`);
+    if (Array.from(ref.s).every((s) => Math.abs(s) > 1e-3 * maxAbs(ref.s))) expectClose(b.weights, ref.w, tol.weights, `w, ${at}`);
+    const next = await t.model.readParams();
+    const dRef = ref.theta.map((v, i) => v - theta[i]);
+    expectClose(next.map((v, i) => v - theta[i]), dRef, tol.update(dRef), `Δθ, ${at}`);
+    const v = await t.model.readVelocity();
+    expectClose(v, ref.velocity, tol.update(ref.velocity), `velocity, ${at}`);
+    if (tol.state) {
+      // Updated by the training batch only (the clean batch uses its own statistics, leaving them alone).
+      const refState = stateAfter(p.spec, theta, state, X);
+      const gpuState = await t.model.readState();
+      expectClose(gpuState, refState, tol.state(refState), `running statistics, ${at}`);
+      state = gpuState;
+    }
+    theta = next;
+    velocity = v;
+  }
+  return { theta, velocity, state };
+}

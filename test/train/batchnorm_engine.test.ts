@@ -12,7 +12,7 @@ import { INPUT, numClasses, type ModelSpec } from '../../src/train/spec';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { crossEntropy, forwardBatch, resolved } from '../reference/graph';
-import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { expectStepsMatchReference, maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
 import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
 import { evalLogits, minSigma, stateAfter, stateViews } from '../reference/model_state';
 
@@ -119,35 +119,7 @@ describe('batch normalisation in the graph engine', () => {
     const gpu = await testGpu();
     const p = randomProblem(SPEC, 41, 6, 3, { inputOffset: 0.3, test: 40 });
     const t = await problemTrainer(gpu, p, { ...SGD });
-    let theta: ArrayLike<number> = p.theta;
-    let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
-    let state: ArrayLike<number> = await t.model.readState();
-    for (let step = 0; step < 3; step++) {
-      await t.trainStep();
-      const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, b.indices);
-      // Each step starts from the GPU's parameters and state, so fp32 rounding does not compound.
-      const ref = l2rwStep(SPEC, theta, velocity, X, y, p.Xg, p.yg, SGD);
-      expectClose(b.alignments!, ref.s, tol(ref.s), `s, step ${step}`);
-      const margin = 1e-3 * maxAbs(ref.s);
-      if (Array.from(ref.s).every((s) => Math.abs(s) > margin)) expectClose(b.weights, ref.w, W_TOL, `w, step ${step}`);
-      const next = await t.model.readParams();
-      const dRef = ref.theta.map((v, i) => v - theta[i]);
-      expectClose(
-        next.map((v, i) => v - theta[i]),
-        dRef,
-        tol(dRef),
-        `Δθ, step ${step}`,
-      );
-      const v = await t.model.readVelocity();
-      expectClose(v, ref.velocity, tol(ref.velocity), `velocity, step ${step}`);
-      const refState = stateAfter(SPEC, theta, state, X);
-      const gpuState = await t.model.readState();
-      expectClose(gpuState, refState, stateTol(refState), `running statistics, step ${step}`);
-      theta = next;
-      velocity = v;
-      state = gpuState;
-    }
+    const { theta, state } = await expectStepsMatchReference(t, p, SGD, 3, { update: tol, weights: W_TOL, alignments: true, state: stateTol }, 'batchnorm graph');
 
     // Evaluation: the running statistics, not the test set's own batch statistics.
     const Xt = p.Xt!;

@@ -8,12 +8,12 @@ import { lenetSpec } from '../../src/train/models';
 import { shapeSize } from '../../src/train/spec';
 import { Trainer, type TrainConfig } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
-import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { expectStepsMatchReference, maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
 import { skipGraph } from '../helpers/specs';
 import { batchGrad } from '../reference/graph';
-import { alignments, decayMask, epsGradFiniteDiff, l2rwStep, sgdMomentumStep } from '../reference/l2rw';
+import { alignments, decayMask, epsGradFiniteDiff, sgdMomentumStep } from '../reference/l2rw';
 import '../reference/ops/center';
 
 const SKIP = skipGraph(false);
@@ -52,25 +52,7 @@ describe('a graph with a skip connection and a coupling op', () => {
       const gpu = await testGpu();
       const p = randomProblem(spec, 37, 7, 3);
       const t = await problemTrainer(gpu, p, { ...SGD, l2rwPath });
-      let theta: ArrayLike<number> = p.theta;
-      let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
-      for (let step = 0; step < 3; step++) {
-        await t.trainStep();
-        const b = await t.inspectLastBatch();
-        const { X, y } = permuted(p, b.indices);
-        // Each step starts from the GPU's parameters, so fp32 rounding does not compound.
-        const ref = l2rwStep(spec, theta, velocity, X, y, p.Xg, p.yg, SGD);
-        const margin = 1e-3 * maxAbs(ref.s);
-        if (Array.from(ref.s).every((s) => Math.abs(s) > margin)) expectClose(b.weights, ref.w, { atol: 1e-5, rtol: 1e-3 }, `${name} w, step ${step}`);
-        const next = await t.model.readParams();
-        const dGpu = next.map((v, i) => v - theta[i]);
-        const dRef = ref.theta.map((v, i) => v - theta[i]);
-        expectClose(dGpu, dRef, { atol: 1e-4 * maxAbs(dRef), rtol: 1e-3 }, `${name} Δθ, step ${step}`);
-        const v = await t.model.readVelocity();
-        expectClose(v, ref.velocity, { atol: 1e-4 * maxAbs(ref.velocity), rtol: 1e-3 }, `${name} velocity, step ${step}`);
-        theta = next;
-        velocity = v;
-      }
+      await expectStepsMatchReference(t, p, SGD, 3, { update: (ref) => ({ atol: 1e-4 * maxAbs(ref), rtol: 1e-3 }), weights: { atol: 1e-5, rtol: 1e-3 } }, name);
       t.destroy();
     });
   }

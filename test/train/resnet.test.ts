@@ -8,9 +8,9 @@ import { numClasses, paramCount, resolveModel } from '../../src/train/spec';
 import { METHODS } from '../../src/train/methods';
 import { expectClose } from '../helpers/compare';
 import { testGpu } from '../helpers/gpu';
-import { maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
-import { alignments, epsGradFiniteDiff, l2rwStep } from '../reference/l2rw';
-import { minSigma, stateAfter } from '../reference/model_state';
+import { expectStepsMatchReference, maxAbs, permuted, problemTrainer, randomProblem } from '../helpers/l2rw_problem';
+import { alignments, epsGradFiniteDiff } from '../reference/l2rw';
+import { minSigma } from '../reference/model_state';
 
 describe('ResNet builders', () => {
   it('ResNet-32 on 32x32x3 with 10 classes has 464,154 parameters (He et al.: 0.46M)', () => {
@@ -97,29 +97,7 @@ describe('L2RW through batch normalisation on a tiny ResNet-8', () => {
     const gpu = await testGpu();
     const p = randomProblem(TINY, 5, 8, 4);
     const t = await problemTrainer(gpu, p, { ...SGD, seed: 9 });
-    let theta: ArrayLike<number> = p.theta;
-    let velocity: ArrayLike<number> = new Float64Array(p.theta.length);
-    let state: ArrayLike<number> = await t.model.readState();
-    for (let step = 0; step < 3; step++) {
-      await t.trainStep();
-      const b = await t.inspectLastBatch();
-      const { X, y } = permuted(p, b.indices);
-      const ref = l2rwStep(TINY, theta, velocity, X, y, p.Xg, p.yg, SGD);
-      if (Array.from(ref.s).every((s) => Math.abs(s) > 1e-3 * maxAbs(ref.s))) expectClose(b.weights, ref.w, { atol: 1e-5, rtol: 1e-3 }, `w, step ${step}`);
-      const next = await t.model.readParams();
-      const dRef = ref.theta.map((v, i) => v - theta[i]);
-      expectClose(next.map((v, i) => v - theta[i]), dRef, tol(dRef), `Δθ, step ${step}`);
-      const v = await t.model.readVelocity();
-      expectClose(v, ref.velocity, tol(ref.velocity), `velocity, step ${step}`);
-      // Running statistics: updated by the training batch only (the clean batch uses its own
-      // statistics and leaves them alone).
-      const refState = stateAfter(TINY, theta, state, X);
-      const gpuState = await t.model.readState();
-      expectClose(gpuState, refState, { atol: 1e-6 * maxAbs(refState), rtol: 1e-5 }, `running statistics, step ${step}`);
-      theta = next;
-      velocity = v;
-      state = gpuState;
-    }
+    await expectStepsMatchReference(t, p, SGD, 3, { update: tol, weights: { atol: 1e-5, rtol: 1e-3 }, state: (ref) => ({ atol: 1e-6 * maxAbs(ref), rtol: 1e-5 }) }, 'ResNet-8');
     t.destroy();
   });
 });
