@@ -66,6 +66,15 @@ const CASES: Case[] = [
   { name: 'stride 3, R=2 S=4, C=5', shape: { N: 2, C: 5, H: 11, W: 9, K: 7, R: 2, S: 4, stride: 3, pad: 0 } },
   { name: '1x1 filter, C=7, K=9', shape: { N: 5, C: 7, H: 3, W: 5, K: 9, R: 1, S: 1, stride: 1, pad: 0 } },
   { name: 'filter = padded input', shape: { N: 2, C: 2, H: 3, W: 4, K: 3, R: 5, S: 6, stride: 1, pad: 1 } },
+  // ResNet-32's convolutions (3x3, pad 1, no bias; 'relu' for a bias-free conv before a ReLU).
+  { name: 'ResNet 16->16 32x32', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['relu'] },
+  { name: 'ResNet 16->16 32x32 stride 2', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 2, pad: 1 }, epilogues: ['relu'] },
+  { name: 'ResNet 16->32 stride 2', shape: { N: 2, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, stride: 2, pad: 1 } },
+  { name: 'ResNet 32->64 stride 2', shape: { N: 2, C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, stride: 2, pad: 1 } },
+  { name: 'ResNet 64->64 8x8', shape: { N: 2, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, stride: 1, pad: 1 } },
+  // The 'relu' epilogue with the other channel block (BK = 25 is picked for K = 25), both paths.
+  { name: 'relu, 3->25 (BK 25)', shape: { N: 3, C: 3, H: 9, W: 9, K: 25, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['relu'] },
+  { name: 'relu, 3->25 stride 2 (BK 25)', shape: { N: 1, C: 3, H: 9, W: 9, K: 25, R: 3, S: 3, stride: 2, pad: 1 }, epilogues: ['relu'] },
 ];
 
 function label(sh: Conv2dShape): string {
@@ -189,6 +198,13 @@ export const conv2dChecks: CheckGroup = {
   checks: [
     ...referenceChecks,
     ...kernelChecks,
+
+    gpuCheck("the 'relu' epilogue takes no bias", async (gpu, s) => {
+      const b = s.buffer('tmp', 64);
+      const sh: Conv2dShape = { N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, S: 3, stride: 1, pad: 0 };
+      const relu = await Conv2dForward.create(gpu, { epilogue: 'relu' });
+      assertThrows(() => relu.plan(b, b, b, s.buffer('y', 64), sh), /takes no bias/, 'a bias for the relu epilogue');
+    }),
 
     gpuCheck('bindings at 256-byte offsets, dy with infinities in a zero-weight example', async (gpu, s) => {
       const sh: Conv2dShape = { N: 3, C: 2, H: 6, W: 5, K: 5, R: 3, S: 2, stride: 1, pad: 1 };

@@ -1,6 +1,6 @@
 // The ops the paper's CIFAR ResNet-32 adds (pre-activation units whose shortcut, when a unit changes
 // shape, average-pools 2x2 and zero-pads the channels; global average pooling before the dense layer)
-// and its convolutions:
+// checked here:
 //   1. the float64 references of global_avg_pool, avgpool2, pad_channels and bias-free conv2d against
 //      central finite differences (backward) and directional ones (tangent), plus the adjoint identity;
 //   2. the three ops' GPU programs (kernels window_mean and window_spread, run through the op modules'
@@ -8,15 +8,10 @@
 //      references on awkward shapes, with a guard element past every output and stale pre-filled
 //      outputs (an element the kernel skips shows);
 //   3. window_spread in its general form (window and channel shift at once), bindings at offsets,
-//      and the wrappers' argument checks;
-//   4. the convolution kernels at the ResNet-32 shapes (3x3, pad 1, N = 2): forward (no bias, and the
-//      bias-free fused ReLU epilogue 'relu'), backward data and filter gradients (plain and weighted)
-//      against the float64 conv reference (test/reference/conv2d.ts).
+//      and the wrappers' argument checks.
+// The convolution kernels at the ResNet-32 shapes are cases of the conv2d group (checks/conv2d.ts).
 import type { Gpu } from '../../../src/gpu/gpu';
-import { Conv2dBackwardData } from '../../../src/kernels/conv2d_backward_data';
-import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
-import { Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
-import { runDispatches, type Dispatch } from '../../../src/kernels/kernel';
+import { runDispatches } from '../../../src/kernels/kernel';
 import { WindowMean } from '../../../src/kernels/window_mean';
 import { channelShift, WindowSpread } from '../../../src/kernels/window_spread';
 import { avgpool2 } from '../../../src/train/ops/avgpool2';
@@ -26,7 +21,6 @@ import type { OpAttrs, OpDef } from '../../../src/train/ops/op';
 import { padChannels } from '../../../src/train/ops/pad_channels';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
-import { conv2dBackwardDataRef, conv2dBackwardFilterRef, conv2dForwardRef } from '../../reference/conv2d';
 import { avgpool2 as avgpool2Ref } from '../../reference/ops/avgpool2';
 import { conv2d as conv2dRef } from '../../reference/ops/conv2d';
 import { globalAvgPool as globalAvgPoolRef } from '../../reference/ops/global_avg_pool';
@@ -337,81 +331,7 @@ const kernelChecks: KernelCheck[] = [
   }),
 ];
 
-// ---- 4. convolutions at the ResNet-32 shapes --------------------------------------------------------
-
-// fp32 dot products of length L with terms of magnitude ≤ mag: for random signs the rounding grows like
-// √L · mag · 2^-24 per partial sum; atol 8 √L mag 2^-23 covers outputs that cancel towards 0 and rtol
-// 1e-4 the rest (the same reasoning as the conv2d group; L here up to 64·9 = 576 for the forward and
-// data passes, N·P·Q = 2048 for the filter gradient).
-function dotTol(L: number, mag: number): Tolerance {
-  return { atol: 8 * Math.sqrt(L) * mag * 2 ** -23, rtol: 1e-4 };
-}
-
-const RESNET_CONVS: { name: string; shape: Conv2dShape }[] = [
-  { name: '16->16 32x32 stride 1', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 1, pad: 1 } },
-  { name: '16->16 32x32 stride 2', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 2, pad: 1 } },
-  { name: '16->32 stride 2 (32x32 -> 16x16)', shape: { N: 2, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, stride: 2, pad: 1 } },
-  { name: '32->64 stride 2 (16x16 -> 8x8)', shape: { N: 2, C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, stride: 2, pad: 1 } },
-  { name: '64->64 8x8 stride 1', shape: { N: 2, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, stride: 1, pad: 1 } },
-  // The 'relu' epilogue with the other channel block (BK = 25 is picked for K = 25), both paths.
-  { name: '3->25 9x9 stride 1 (BK 25)', shape: { N: 3, C: 3, H: 9, W: 9, K: 25, R: 3, S: 3, stride: 1, pad: 1 } },
-  { name: '3->25 9x9 stride 2 (BK 25)', shape: { N: 1, C: 3, H: 9, W: 9, K: 25, R: 3, S: 3, stride: 2, pad: 1 } },
-];
-
-function convCheck(name: string, sh: Conv2dShape): KernelCheck {
-  return gpuCheck(`conv ${name}: forward (none, relu), backward data, filter gradient (plain, weighted)`, async (gpu, s) => {
-    const rng = new Rng(sh.C * 100 + sh.K + sh.stride);
-    const { P, Q } = conv2dOutputShape(sh);
-    const nx = sh.N * sh.C * sh.H * sh.W;
-    const nw = sh.K * sh.C * sh.R * sh.S;
-    const ny = sh.N * sh.K * P * Q;
-    const x = rng.normals(nx);
-    const w = rng.normals(nw, 0.5);
-    const dy = rng.normals(ny);
-    const ex = Float32Array.from({ length: sh.N }, (_, i) => (i === 1 ? 0 : 0.5 + rng.next()));
-    const bx = s.upload('x', x);
-    const bw = s.upload('w', w);
-    const bdy = s.upload('dy', dy);
-    const plain = conv2dForwardRef(x, w, null, sh);
-    const dots: Dispatch[] = [];
-    const outs: Record<string, GPUBuffer> = {};
-    for (const epi of ['none', 'relu'] as Conv2dEpilogue[]) {
-      outs[epi] = output(s, `y.${epi}`, ny);
-      dots.push((await Conv2dForward.create(gpu, { epilogue: epi })).plan(bx, bw, null, outs[epi], sh, `forward ${epi}`));
-    }
-    outs.dx = output(s, 'dx', nx);
-    dots.push((await Conv2dBackwardData.create(gpu)).plan(bdy, bw, outs.dx, sh));
-    outs.dw = output(s, 'dw', nw);
-    dots.push((await Conv2dBackwardFilter.create(gpu, {})).plan(bx, bdy, null, outs.dw, sh));
-    outs.dwWeighted = output(s, 'dw weighted', nw);
-    dots.push((await Conv2dBackwardFilter.create(gpu, { exWeights: true })).plan(bx, bdy, s.upload('ex', ex), outs.dwWeighted, sh));
-    runDispatches(gpu, dots);
-    try {
-      const crs = sh.C * sh.R * sh.S;
-      const fwdTol = dotTol(crs, maxAbs(x) * maxAbs(w));
-      assertClose(await readGuarded(gpu, outs.none, ny, 'forward'), plain, fwdTol, `${name} forward`);
-      assertClose(await readGuarded(gpu, outs.relu, ny, 'forward relu'), plain.map((v) => Math.max(v, 0)), fwdTol, `${name} forward relu`);
-      assertClose(await readGuarded(gpu, outs.dx, nx, 'backward data'), conv2dBackwardDataRef(dy, w, sh), dotTol(sh.K * sh.R * sh.S, maxAbs(dy) * maxAbs(w)), `${name} backward data`);
-      const filtTol = (e: number) => dotTol(sh.N * P * Q, maxAbs(dy) * maxAbs(x) * e);
-      assertClose(await readGuarded(gpu, outs.dw, nw, 'filter'), conv2dBackwardFilterRef(x, dy, sh), filtTol(1), `${name} filter gradient`);
-      assertClose(await readGuarded(gpu, outs.dwWeighted, nw, 'filter weighted'), conv2dBackwardFilterRef(x, dy, sh, ex), filtTol(maxAbs(ex)), `${name} weighted filter gradient`);
-    } finally {
-      for (const d of dots) d.destroy();
-    }
-  });
-}
-
-const convChecks: KernelCheck[] = [
-  ...RESNET_CONVS.map(({ name, shape }) => convCheck(name, shape)),
-  gpuCheck("conv forward: the 'relu' epilogue takes no bias", async (gpu, s) => {
-    const b = s.buffer('tmp', 64);
-    const sh: Conv2dShape = { N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, S: 3, stride: 1, pad: 0 };
-    const relu = await Conv2dForward.create(gpu, { epilogue: 'relu' });
-    assertThrows(() => relu.plan(b, b, b, s.buffer('y', 64), sh), /takes no bias/, 'a bias for the relu epilogue');
-  }),
-];
-
 export const resnetOpsChecks: CheckGroup = {
   group: 'resnet_ops',
-  checks: [...REF_CASES.map((c, i) => referenceCheck(c, 300 + i)), ...OP_CASES.map((c, i) => opCheck(c, 400 + i)), ...kernelChecks, ...convChecks],
+  checks: [...REF_CASES.map((c, i) => referenceCheck(c, 300 + i)), ...OP_CASES.map((c, i) => opCheck(c, 400 + i)), ...kernelChecks],
 };
