@@ -1,9 +1,11 @@
-// The l2rw command line: `train` one model, or `sweep` a preset (Fig. 2 of the paper). Exit codes:
+// The l2rw command line: `train` one model, or `sweep` a preset (the paper's Fig. 2, its noisy-label
+// tables, Fig. 4 and Fig. 5). Exit codes:
 // 0 success, 1 runtime failure (no adapter, divergence; results so far are written), 2 bad arguments,
 // 130 interrupted. Node entry: bin/l2rw.mjs, which runs the vite build of this file (dist/cli/main.js).
 import { Command, CommanderError, Option } from 'commander';
 import { DATASETS, DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type DatasetName, type RunConfig } from '../experiments/config';
-import { FIG2, PRESETS, planSweep, type PresetName } from '../experiments/sweep';
+import { PRESET_DECLS, PRESETS, type PresetName } from '../experiments/presets';
+import { planSweep, presetSize } from '../experiments/sweep';
 import { Gpu } from '../gpu/gpu';
 import { METHODS, type Method } from '../train/methods';
 import { version } from '../../package.json';
@@ -23,7 +25,7 @@ import {
   parseRatioList,
 } from './options';
 import { processStreams, type Streams } from './progress';
-import { addMergeCommand, defaultSweepOut, parseShardOption, sweepCommand, type Shard } from './sweep';
+import { addMergeCommand, defaultSweepOut, parseShardOption, paperDatasetIn, sweepCommand, type Shard } from './sweep';
 import { trainCommand } from './train';
 
 /** What optimiserOptions() parses, for both commands. */
@@ -43,7 +45,8 @@ interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'n
   out?: string;
 }
 
-interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'model' | 'hidden' | 'seed'> {
+interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'hidden' | 'seed'> {
+  model?: RunConfig['model'];
   out?: string;
   preset: PresetName;
   quick?: boolean;
@@ -53,6 +56,7 @@ interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'model' | 'hidden' | 
   resume?: boolean;
   shard?: Shard;
   ratios?: number[];
+  points?: string[];
   methods?: Method[];
   trainSize?: number;
 }
@@ -142,7 +146,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
   program
     .name('l2rw')
     .description(
-      'Learning to Reweight Examples for Robust Deep Learning (Ren et al., ICML 2018) on WebGPU: train on biased MNIST tasks and reproduce the class-imbalance experiment (Fig. 2).',
+      "Learning to Reweight Examples for Robust Deep Learning (Ren et al., ICML 2018) on WebGPU: train on biased data (class imbalance, noisy labels) and reproduce the paper's experiments (sweep --preset fig2, noise, clean-size, imbalance-noise).",
     )
     .version(version)
     .showSuggestionAfterError(true)
@@ -186,37 +190,44 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     }
   });
 
-  const full = FIG2.full;
-  const quick = FIG2.quick;
+  const fig2 = { full: presetSize('fig2'), quick: presetSize('fig2', { quick: true }) };
+  const presetHelp = PRESETS.map((name) => `${name}: ${PRESET_DECLS[name].summary}`).join('; ');
   const sweep = optimiserOptions(
     program
       .command('sweep')
       .version(version)
       .description(
-        'run a preset sweep on one GPU: a table of mean ± std test error per method and ratio, results.json, results.csv, summary.csv and an SVG plot (fig2.svg)',
+        "run a preset sweep on one GPU: a table of mean ± std test error per method and point of the preset's axis, results.json, results.csv, summary.csv and an SVG plot",
       )
-      .addOption(new Option('--preset <name>', 'fig2: MNIST 4-vs-9 test error vs proportion of 9s (paper Fig. 2)').choices(PRESETS).default('fig2'))
+      .addOption(new Option('--preset <name>', presetHelp).choices(PRESETS).default('fig2'))
       .option(
         '--quick',
-        `reduced preset (${quick.methods.join('/')}, ratios ${quick.ratios.join(' and ')}, ${quick.seeds} seed, ${quick.steps} steps) that runs in minutes`,
+        `the preset's reduced form that runs in minutes (fig2: ${fig2.quick.methods.join('/')}, ratios ${fig2.quick.points.map((p) => p.label).join(' and ')}, ${fig2.quick.seeds} seed, ${fig2.quick.steps} steps)`,
       )
-      .addOption(new Option('--seeds <n>', `seeds per (method, ratio) (default: ${full.seeds}; ${quick.seeds} with --quick)`).argParser(parsePositiveInt))
+      .addOption(new Option('--seeds <n>', `seeds per (method, point) (default: the preset's, fig2 ${fig2.full.seeds}; ${fig2.quick.seeds} with --quick)`).argParser(parsePositiveInt))
       .option('--seed <n>', 'first seed (runs use seed, seed+1, ...)', parseNonNegativeInt, 1)
-      .addOption(new Option('--steps <n>', `training steps per run (default: ${full.steps}; ${quick.steps} with --quick)`).argParser(parsePositiveInt))
-      .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: ${full.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
-      .addOption(new Option('--out <dir>', 'output folder (default: runs/fig2, or runs/fig2-quick with --quick)'))
+      .addOption(new Option('--steps <n>', `training steps per run (default: the preset's, fig2 ${fig2.full.steps}; ${fig2.quick.steps} with --quick)`).argParser(parsePositiveInt))
+      .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: the preset's, fig2 ${fig2.full.evalEvery}; at most --steps)`).argParser(parsePositiveInt))
+      .addOption(new Option('--out <dir>', 'output folder (default: runs/<preset>[-quick], under runs/<dataset>/ for another data set than MNIST)'))
       .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
       .addOption(
         new Option('--shard <k/N>', 'run only shard k of N: run i of the sweep belongs to shard (i mod N) + 1 (default --out: runs/<preset>/shard-k-of-N); combine the shards with `l2rw sweep merge`').argParser(parseShardOption),
       )
+      .addOption(new Option('--model <name>', "network (default: the preset's: lenet on MNIST and Fashion-MNIST, resnet32 on CIFAR)").choices(MODELS))
       // Narrowing overrides (tests, partial reruns), not part of the documented interface.
+      .addOption(new Option('--points <labels>').argParser((raw: string) => raw.split(',').map((x) => x.trim())).hideHelp())
       .addOption(new Option('--ratios <list>').argParser(parseRatioList).hideHelp())
       .addOption(new Option('--methods <list>').argParser(choiceList(METHODS)).hideHelp())
-      .addOption(new Option('--model <name>').choices(MODELS).default('lenet').hideHelp())
       .addOption(new Option('--hidden <widths>').argParser(parseIntList).default(DEFAULT_CONFIG.hidden).hideHelp())
       .addOption(new Option('--train-size <n>').argParser(parsePositiveInt).hideHelp()),
   );
-  sweep.action(async (o: SweepOpts) => {
+  sweep.action(async (o: SweepOpts, cmd: Command) => {
+    // The preset sets the optimiser (CIFAR's differs from MNIST's): only options given on the command
+    // line override it, not their defaults.
+    const given = (key: string) => cmd.getOptionValueSource(key) !== 'default' && cmd.getOptionValue(key) !== undefined;
+    const optimiser = Object.fromEntries(Object.entries(optimiserConfig(o)).filter(([k]) => !['batch', 'lr', 'momentum', 'weightDecay', 'lrDecayAt', 'lrDecayFactor'].includes(k) || given(k)));
+    // The paper's data set for the preset when --data-dir holds it and no --dataset is given.
+    const auto = !given('dataset') && o.dataDir ? paperDatasetIn(o.preset, o.dataDir) : undefined;
     const plan = planSweep(o.preset, {
       quick: Boolean(o.quick),
       seeds: o.seeds,
@@ -224,8 +235,15 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       steps: o.steps,
       evalEvery: o.evalEvery,
       methods: o.methods,
+      points: o.points,
       ratios: o.ratios,
-      config: { ...optimiserConfig(o), model: o.model, hidden: o.hidden, trainSize: o.trainSize ?? null },
+      config: {
+        ...optimiser,
+        ...(auto ? { dataset: auto } : {}),
+        ...(o.model ? { model: o.model } : {}),
+        hidden: o.hidden,
+        ...(o.trainSize ? { trainSize: o.trainSize } : {}),
+      },
       shard: o.shard,
     });
     const stop = interruptFlag(s);

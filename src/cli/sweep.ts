@@ -1,18 +1,33 @@
-// `l2rw sweep`: methods x ratios x seeds on one GPU (or one shard of them, --shard k/N); a table,
-// results.json/csv and the Fig. 2 plot. `l2rw sweep merge`: the shards' results combined into the
+// `l2rw sweep`: a preset's methods x points x seeds on one GPU (or one shard of them, --shard k/N); a
+// table, results.json/csv and the plot in the style of Fig. 2. `l2rw sweep merge`: the shards' results combined into the
 // files a single-machine sweep writes.
 import { type Command, InvalidArgumentError } from 'commander';
-import { relative, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { CIFAR_LAYOUTS } from '../data/cifar';
+import type { DatasetName } from '../data/dataset';
+import { presetDecl, type PresetName } from '../experiments/presets';
 import type { Gpu } from '../gpu/gpu';
 import { UsageError, describeLr, validateConfig } from '../experiments/config';
 import { loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
 import { describeMissing, mergeSweeps, parseShard, readSweepRecord, recordDirs, writeMerged } from '../experiments/shard';
-import { checkSweep, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
+import { checkSweep, describeSweepRun, pointIndex, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
 import { Progress, progressMode, useColor, type Streams } from './progress';
 import { describeRun, pct } from './train';
 
 export type { Shard } from '../experiments/sweep';
+
+/**
+ * The data set the paper ran a preset on, when `dataDir` holds its official files (or their
+ * unpacked sub-folder); undefined otherwise, and for presets the paper ran on MNIST.
+ */
+export function paperDatasetIn(preset: PresetName, dataDir: string): DatasetName | undefined {
+  const want = presetDecl(preset).paperDataset;
+  if (want !== 'cifar10' && want !== 'cifar100') return undefined;
+  const l = CIFAR_LAYOUTS[want];
+  return [dataDir, join(dataDir, l.subdir)].some((d) => existsSync(join(d, l.trainFiles[0]))) ? want : undefined;
+}
 
 /** Commander argument parser for --shard k/N. */
 export function parseShardOption(raw: string): Shard {
@@ -23,9 +38,13 @@ export function parseShardOption(raw: string): Shard {
   }
 }
 
-/** runs/<preset>, or runs/<preset>/shard-<k>-of-<N> for a shard (so shards on one machine never share a folder). */
+/**
+ * runs/<preset> (runs/<data set>/<preset> for another data set than MNIST), and within it
+ * shard-<k>-of-<N> for a shard, so shards on one machine never share a folder.
+ */
 export function defaultSweepOut(plan: SweepPlan): string {
-  return plan.shard ? `runs/${plan.preset}/shard-${plan.shard.index}-of-${plan.shard.count}` : `runs/${plan.preset}`;
+  const dir = plan.base.dataset ? `runs/${plan.base.dataset}/${plan.preset}` : `runs/${plan.preset}`;
+  return plan.shard ? `${dir}/shard-${plan.shard.index}-of-${plan.shard.count}` : dir;
 }
 
 export interface SweepCommandOptions {
@@ -39,10 +58,10 @@ export interface SweepCommandOptions {
 export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
   const { plan } = o;
   validateConfig(plan.base);
-  for (const ratio of plan.ratios) validateConfig({ ...plan.base, ratio });
+  for (const point of plan.points) validateConfig({ ...plan.base, ...point.set });
   const out = resolve(o.out);
-  const mnist = await loadData(plan.base.dataDir, plan.base.dataset);
-  checkSweep(mnist, plan);
+  const data = await loadData(plan.base.dataDir, plan.base.dataset);
+  checkSweep(data, plan);
   const all = sweepConfigs(plan).length;
   const configs = shardConfigs(plan);
   if (plan.shard && configs.length === 0) {
@@ -57,33 +76,33 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
     runs: configs.length,
     ...(plan.shard ? { shard: plan.shard, runs_total: all } : {}),
     methods: plan.methods,
-    ratios: plan.ratios,
+    points: plan.points,
     seeds: plan.seeds,
     config: sharedConfig(plan),
     adapter: gpu.name,
     out,
   });
-  const grid = `${plan.methods.length} methods x ${plan.ratios.length} ratios x ${plan.seeds.length} seeds = ${all} runs`;
+  const grid = `${plan.methods.length} methods x ${plan.points.length} points x ${plan.seeds.length} seeds = ${all} runs`;
   progress.log(
     `sweep ${plan.preset}: ${plan.shard ? `shard ${shardName(plan.shard)}, ${configs.length} of the ${grid}` : grid} ` +
       `of ${plan.base.steps} steps on ${gpu.name}; writing to ${out}`,
   );
   progress.start(total, { label: 'sweep' });
   const base = (i: number) => i * plan.base.steps;
-  const outcome = await runSweep(gpu, mnist, plan, out, {
-    onRunStart: (i, n, c) => progress.update(base(i), { label: `[${i + 1}/${n}] ${c.method} r=${c.ratio} s${c.seed}` }),
+  const outcome = await runSweep(gpu, data, plan, out, {
+    onRunStart: (i, n, c) => progress.update(base(i), { label: `[${i + 1}/${n}] ${describeSweepRun(plan, c)}` }),
     onProgress: (i, step, loss) => {
       progress.update(base(i) + step, { loss });
     },
     onRunEnd: (i, n, r) => {
-      const what = `[${i + 1}/${n}] ${describeRun(r.config)}`;
+      const what = `[${i + 1}/${n}] ${describeSweepRun(plan, { ...r.config, method: r.method })}`;
       progress.log(
         r.status === 'ok'
           ? `${what}: test error ${pct(r.test_error)} (${r.wall_s.toFixed(1)} s, ${r.steps_per_s.toFixed(2)} steps/s)`
           : `${what}: ${r.status}: ${r.error}`,
       );
       const { curves: _c, config: _cfg, ...summary } = r;
-      progress.event('run', { index: i, ratio: r.config.ratio, seed: r.config.seed, ...summary });
+      progress.event('run', { index: i, point: plan.points[pointIndex(plan, r.config)]?.label, seed: r.config.seed, ...summary });
     },
     shouldStop,
   }, o.resume);
@@ -93,7 +112,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
   progress.event('done', { aggregate: outcome.aggregate, files: outcome.files, wall_s: outcome.wall_s, failed: failed.length, ...(outcome.stopped ? { stopped: outcome.stopped } : {}) });
   if (!o.json) {
     const bold = useColor(s.stdout, s.env) ? (t: string) => `\u001b[1m${t}\u001b[0m` : (t: string) => t;
-    s.stdout.write(`\n${formatTable(outcome.aggregate, bold)}\n\n`);
+    s.stdout.write(`\n${formatTable(outcome.aggregate, plan.axis.column, bold)}\n\n`);
     s.stdout.write(
       `${outcome.results.length} runs in ${(outcome.wall_s / 60).toFixed(1)} min on ${gpu.name} ` +
         `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
@@ -106,7 +125,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
     return outcome.stopped === 'interrupted' ? 130 : 1;
   }
   if (failed.length) {
-    s.stderr.write(`l2rw: ${failed.length} of ${configs.length} runs did not finish (${failed.map((r) => `${r.method} r=${r.config.ratio} s${r.config.seed}: ${r.status}`).join('; ')}); details in ${outcome.files.json}\n`);
+    s.stderr.write(`l2rw: ${failed.length} of ${configs.length} runs did not finish (${failed.map((r) => `${describeSweepRun(plan, { ...r.config, method: r.method })}: ${r.status}`).join('; ')}); details in ${outcome.files.json}\n`);
     return 1;
   }
   return 0;
@@ -135,7 +154,7 @@ export function mergeCommand(o: MergeCommandOptions, s: Streams): number {
   const bold = useColor(s.stdout, s.env) ? (t: string) => `\u001b[1m${t}\u001b[0m` : (t: string) => t;
   const count = merged.shards[0].shard.count;
   const from = merged.shards.map((x) => `${shardName(x.shard)} ${relative(process.cwd(), x.file) || x.file}`).join(', ');
-  s.stdout.write(`${formatTable(aggregate, bold)}\n\n`);
+  s.stdout.write(`${formatTable(aggregate, plan.axis.column, bold)}\n\n`);
   s.stdout.write(
     `${merged.results.length} runs merged from ${merged.shards.length} of ${count} shard${count === 1 ? '' : 's'} (${from}); ` +
       `${(merged.wall_s / 60).toFixed(1)} min of sweep time in all on ${merged.adapters.join('; ')} ` +
@@ -148,7 +167,7 @@ export function mergeCommand(o: MergeCommandOptions, s: Streams): number {
   s.stdout.write(`plot:    ${files.svg}\nresults: ${files.json}\n         ${files.csv}\n         ${files.summaryCsv}\n`);
   const failed = merged.results.filter((r) => r.status === 'diverged' || r.status === 'failed');
   if (failed.length) {
-    s.stderr.write(`l2rw: ${failed.length} of ${merged.runsPlanned} runs did not finish (${failed.map((r) => `${r.method} r=${r.config.ratio} s${r.config.seed}: ${r.status}`).join('; ')}); details in ${files.json}\n`);
+    s.stderr.write(`l2rw: ${failed.length} of ${merged.runsPlanned} runs did not finish (${failed.map((r) => `${describeSweepRun(plan, { ...r.config, method: r.method })}: ${r.status}`).join('; ')}); details in ${files.json}\n`);
     return 1;
   }
   return 0;

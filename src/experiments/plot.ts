@@ -1,11 +1,13 @@
-// Test error against the majority-class proportion, one line per method with ±1 std error bars, as
-// in Fig. 2 of Ren et al. (2018). Written as plain SVG: one static chart does not justify a charting
+// Test error against a sweep's x axis (majority proportion, label noise, clean-set size), one line
+// per method with ±1 std error bars, in the style of Fig. 2 of Ren et al. (2018). Written as plain SVG: one static chart does not justify a charting
 // stack (the maintained ones need a DOM or a canvas binding in Node), and the output is easy to check.
 import type { Aggregate } from './report';
 
 export interface PlotOptions {
   title?: string;
   subtitle?: string;
+  /** The x axis's title. */
+  xTitle?: string;
   width?: number;
   height?: number;
 }
@@ -23,6 +25,10 @@ const METHOD_STYLE: Record<string, { color: string; marker: (typeof MARKERS)[num
   l2rw: { color: '#e15759', marker: 'square' },
   'clean-only': { color: '#b07aa1', marker: 'diamond' },
   finetune: { color: '#ff9da7', marker: 'triangle' },
+  'early-stop': { color: '#edc948', marker: 'circle' },
+  'l2rw-finetune': { color: '#8c1c13', marker: 'diamond' },
+  'bootstrap-soft': { color: '#bab0ac', marker: 'square' },
+  'bootstrap-hard': { color: '#555555', marker: 'triangle' },
 };
 
 function esc(s: string): string {
@@ -60,22 +66,24 @@ function marker(kind: (typeof MARKERS)[number], x: number, y: number, color: str
 }
 
 /**
- * The x axis places the ratios evenly (categorical), as the paper's figure does: on a linear scale
- * 0.98, 0.99 and 0.995 would crowd into the last tenth of the axis.
+ * The x axis places the points evenly (categorical), as the paper's figure does: on a linear scale
+ * the ratios 0.98, 0.99 and 0.995 would crowd into the last tenth of the axis, and the clean-set
+ * sizes 5 to 1000 into its first.
  */
 export function errorPlotSvg(a: Aggregate, opts: PlotOptions = {}): string {
   const W = opts.width ?? 640;
   const H = opts.height ?? 420;
-  const m = { top: opts.subtitle ? 58 : 42, right: 150, bottom: 52, left: 62 };
+  const twoLine = a.points.some((p) => p.includes(' '));
+  const m = { top: opts.subtitle ? 58 : 42, right: 150, bottom: twoLine ? 66 : 52, left: 62 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
-  const n = a.ratios.length;
+  const n = a.points.length;
   const xAt = (i: number) => m.left + (n === 1 ? pw / 2 : (pw * (i + 0.5)) / n);
 
   let hi = 0;
   for (const meth of a.methods) {
-    for (const r of a.ratios) {
-      const c = a.cells[meth]?.[String(r)];
+    for (const p of a.points) {
+      const c = a.cells[meth]?.[p];
       if (c && c.mean !== null) hi = Math.max(hi, (c.mean + (c.std ?? 0)) * 100);
     }
   }
@@ -96,12 +104,15 @@ export function errorPlotSvg(a: Aggregate, opts: PlotOptions = {}): string {
   }
   out.push(`<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${m.top + ph}" stroke="#333333"/>`);
   out.push(`<line x1="${m.left}" y1="${m.top + ph}" x2="${m.left + pw}" y2="${m.top + ph}" stroke="#333333"/>`);
-  a.ratios.forEach((r, i) => {
+  a.points.forEach((r, i) => {
     const x = f(xAt(i));
     out.push(`<line x1="${x}" y1="${m.top + ph}" x2="${x}" y2="${m.top + ph + 5}" stroke="#333333"/>`);
-    out.push(`<text x="${x}" y="${m.top + ph + 19}" text-anchor="middle">${r}</text>`);
+    // Two-word labels ("background 0.4") on two lines, so six of them fit side by side.
+    const [head, ...rest] = r.split(' ');
+    const second = rest.length ? `<tspan x="${x}" dy="14">${esc(rest.join(' '))}</tspan>` : '';
+    out.push(`<text x="${x}" y="${m.top + ph + 19}" text-anchor="middle">${esc(head)}${second}</text>`);
   });
-  out.push(`<text x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle">Proportion of the majority class (9s)</text>`);
+  out.push(`<text x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle">${esc(opts.xTitle ?? '')}</text>`);
   out.push(`<text transform="translate(16 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">Test error (%)</text>`);
 
   // One series per method: line through the means, ±1 std error bars, markers.
@@ -109,7 +120,7 @@ export function errorPlotSvg(a: Aggregate, opts: PlotOptions = {}): string {
     const style = METHOD_STYLE[meth];
     const color = style?.color ?? PALETTE[k % PALETTE.length];
     const shape = style?.marker ?? MARKERS[k % MARKERS.length];
-    const pts = a.ratios.map((r, i) => ({ i, c: a.cells[meth]?.[String(r)] })).filter((p) => p.c && p.c.mean !== null);
+    const pts = a.points.map((p, i) => ({ i, c: a.cells[meth]?.[p] })).filter((p) => p.c && p.c.mean !== null);
     out.push(`<g class="series" data-method="${esc(meth)}">`);
     if (pts.length > 1) {
       const d = pts.map((p, j) => `${j ? 'L' : 'M'}${f(xAt(p.i))} ${f(yAt(p.c!.mean! * 100))}`).join('');
@@ -125,7 +136,7 @@ export function errorPlotSvg(a: Aggregate, opts: PlotOptions = {}): string {
         out.push(`<path d="M${f(x)} ${y0}V${y1}M${f(x - 4)} ${y0}H${f(x + 4)}M${f(x - 4)} ${y1}H${f(x + 4)}" stroke="${color}" stroke-width="1.2"/>`);
       }
       out.push(marker(shape, x, yAt(mean), color));
-      out.push(`<title>${esc(meth)} at ${a.ratios[p.i]}: ${mean.toFixed(2)}% ± ${sd.toFixed(2)}</title>`);
+      out.push(`<title>${esc(meth)} at ${esc(a.points[p.i])}: ${mean.toFixed(2)}% ± ${sd.toFixed(2)}</title>`);
     }
     out.push('</g>');
     // Legend entry.

@@ -1,6 +1,7 @@
 // Files a run or a sweep leaves behind (JSON, CSV) and the text table of a sweep.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { atPoint, type SweepPoint } from './presets';
 import type { CurvePoint, RunResult } from './run';
 
 /** Writes via a temporary file and a rename, so an interrupted write never leaves half a file. */
@@ -60,8 +61,9 @@ export interface Cell {
 
 export interface Aggregate {
   methods: string[];
-  ratios: number[];
-  /** cells[method][String(ratio)] */
+  /** The labels of the sweep's points (its x axis), in order. */
+  points: string[];
+  /** cells[method][point label] */
   cells: Record<string, Record<string, Cell>>;
 }
 
@@ -72,14 +74,14 @@ export function stdDev(v: number[]): number | null {
   return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
 }
 
-export function aggregate(results: RunResult[], methods: string[], ratios: number[]): Aggregate {
+export function aggregate(results: RunResult[], methods: string[], points: SweepPoint[]): Aggregate {
   const cells: Aggregate['cells'] = {};
   for (const m of methods) {
     cells[m] = {};
-    for (const r of ratios) {
-      const runs = results.filter((x) => x.method === m && x.config.ratio === r);
+    for (const p of points) {
+      const runs = results.filter((x) => x.method === m && atPoint(x.config, p));
       const errors = runs.filter((x) => x.status === 'ok' && x.test_error !== null).map((x) => x.test_error as number);
-      cells[m][String(r)] = {
+      cells[m][p.label] = {
         errors,
         mean: errors.length ? errors.reduce((a, b) => a + b, 0) / errors.length : null,
         std: stdDev(errors),
@@ -87,7 +89,7 @@ export function aggregate(results: RunResult[], methods: string[], ratios: numbe
       };
     }
   }
-  return { methods, ratios, cells };
+  return { methods, points: points.map((p) => p.label), cells };
 }
 
 /** "1.23 ± 0.45" in percent; "1.23" for one run; "—" for none; "(n failed)" appended. */
@@ -99,10 +101,10 @@ export function formatCell(c: Cell | undefined): string {
   return s;
 }
 
-/** Methods as rows, ratios as columns: mean ± std test error in percent. */
-export function formatTable(a: Aggregate, bold: (s: string) => string = (s) => s): string {
-  const header = ['test error %', ...a.ratios.map((r) => `r=${r}`)];
-  const rows = a.methods.map((m) => [m, ...a.ratios.map((r) => formatCell(a.cells[m]?.[String(r)]))]);
+/** Methods as rows, points as columns (headed `${column}${label}`): mean ± std test error in percent. */
+export function formatTable(a: Aggregate, column = '', bold: (s: string) => string = (s) => s): string {
+  const header = ['test error %', ...a.points.map((p) => `${column}${p}`)];
+  const rows = a.methods.map((m) => [m, ...a.points.map((p) => formatCell(a.cells[m]?.[p]))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');

@@ -6,10 +6,13 @@
 // sweep's exactly.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { DATASET_INFO, isDatasetName } from '../data/dataset';
+import type { Method } from '../train/methods';
 import { DEFAULT_CONFIG, UsageError, type RunConfig } from './config';
+import { AXIS_FIELDS, presetDecl, ratioPoints, type SweepAxis, type SweepPoint } from './presets';
 import type { Aggregate } from './report';
 import type { RunResult } from './run';
-import { shardName, shardOfRun, sweepConfigs, writeSweep, type Shard, type SweepFiles, type SweepPlan } from './sweep';
+import { describeSweepRun, runKey, shardName, shardOfRun, sweepConfigs, writeSweep, type Shard, type SweepFiles, type SweepPlan } from './sweep';
 
 /**
  * "k/N" -> { index: k, count: N }. Throws UsageError with what was expected (the CLI turns it into
@@ -35,7 +38,9 @@ export interface SweepRecord {
   adapter: string;
   wall_s: number;
   methods: string[];
-  ratios: number[];
+  points: SweepPoint[];
+  axis: SweepAxis;
+  title: string;
   seeds: number[];
   config: Record<string, unknown>;
   /** The shard it ran; 1/1 for a whole sweep. */
@@ -46,6 +51,9 @@ export interface SweepRecord {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isNumberArray = (v: unknown): v is number[] => Array.isArray(v) && v.every((x) => typeof x === 'number');
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const AXIS_KEYS = new Set<string>(AXIS_FIELDS);
+const isPoint = (v: unknown): v is SweepPoint =>
+  isObject(v) && typeof v.label === 'string' && isObject(v.set) && Object.entries(v.set).every(([k, x]) => AXIS_KEYS.has(k) && (typeof x === 'number' || typeof x === 'string'));
 
 /** Reads DIR/results.json (or the results.json named directly); UsageError when it cannot. */
 export function readSweepRecord(name: string): SweepRecord {
@@ -67,7 +75,16 @@ export function readSweepRecord(name: string): SweepRecord {
   if (!isObject(j)) throw bad('not a JSON object');
   const plan = j.plan;
   if (typeof j.preset !== 'string') throw bad('no preset');
-  if (!isObject(plan) || !isStringArray(plan.methods) || !isNumberArray(plan.ratios) || !isNumberArray(plan.seeds) || !isObject(plan.config)) throw bad('no plan (methods, ratios, seeds, config)');
+  if (!isObject(plan) || !isStringArray(plan.methods) || !isNumberArray(plan.seeds) || !isObject(plan.config)) throw bad('no plan (methods, seeds, config)');
+  // Sweeps before the presets of noisy labels recorded Fig. 2's ratios instead of points.
+  const legacy = plan.points === undefined && isNumberArray(plan.ratios);
+  const points = legacy ? ratioPoints(plan.ratios as number[]) : plan.points;
+  if (!Array.isArray(points) || !points.every(isPoint)) throw bad('no plan.points (each a label and the settings it sets)');
+  const fig2 = presetDecl('fig2');
+  const axis = legacy ? fig2.axis : plan.axis;
+  if (!isObject(axis) || typeof axis.title !== 'string' || typeof axis.column !== 'string') throw bad('no plan.axis (title, column)');
+  const dataset = isDatasetName(plan.config.dataset) ? plan.config.dataset : 'mnist';
+  const title = typeof plan.title === 'string' ? plan.title : fig2.title(plan.config as unknown as RunConfig, DATASET_INFO[dataset]);
   let shard: Shard = { index: 1, count: 1 };
   if (plan.shard !== undefined) {
     const sh = plan.shard;
@@ -80,8 +97,8 @@ export function readSweepRecord(name: string): SweepRecord {
   }
   if (!Array.isArray(j.runs)) throw bad('no runs');
   for (const r of j.runs) {
-    if (!isObject(r) || typeof r.method !== 'string' || typeof r.status !== 'string' || !isObject(r.config) || typeof r.config.ratio !== 'number' || typeof r.config.seed !== 'number') {
-      throw bad('a run without method, status, ratio or seed');
+    if (!isObject(r) || typeof r.method !== 'string' || typeof r.status !== 'string' || !isObject(r.config) || typeof r.config.seed !== 'number') {
+      throw bad('a run without method, status, config or seed');
     }
   }
   return {
@@ -91,7 +108,9 @@ export function readSweepRecord(name: string): SweepRecord {
     adapter: typeof j.adapter === 'string' ? j.adapter : 'unknown adapter',
     wall_s: typeof j.wall_s === 'number' && Number.isFinite(j.wall_s) ? j.wall_s : 0,
     methods: plan.methods,
-    ratios: plan.ratios,
+    points: points as SweepPoint[],
+    axis: { title: axis.title as string, column: axis.column as string },
+    title,
     seeds: plan.seeds,
     config: plan.config,
     shard,
@@ -112,7 +131,7 @@ function difference(a: SweepRecord, b: SweepRecord): string | null {
   const top: [string, unknown, unknown][] = [
     ['preset', a.preset, b.preset],
     ['methods', a.methods, b.methods],
-    ['ratios', a.ratios, b.ratios],
+    ['points', a.points.map((p) => p.label), b.points.map((p) => p.label)],
     ['seeds', a.seeds, b.seeds],
     ['shard count', a.shard.count, b.shard.count],
   ];
@@ -123,14 +142,13 @@ function difference(a: SweepRecord, b: SweepRecord): string | null {
   return null;
 }
 
-export const describeRunKey = (c: { method: string; ratio: number; seed: number }) => `${c.method} r=${c.ratio} s${c.seed}`;
-const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${ratio}|${seed}`;
 
 export interface MissingRun {
   /** The shard (1-based) the run belongs to. */
   shard: number;
   method: string;
-  ratio: number;
+  /** The label of its point on the sweep's axis. */
+  point: string;
   seed: number;
   /** 'no shard folder' when its shard was not given, else why its shard lacks it. */
   why: 'no shard folder' | 'not run' | 'interrupted';
@@ -163,7 +181,7 @@ export function describeMissing(m: MergedSweep): string {
     const where = given ? `in ${given.name}` : 'no folder given';
     const shown = runs.slice(0, Math.max(0, LIMIT - listed));
     listed += shown.length;
-    const names = shown.map((r) => `${describeRunKey(r)}${r.why === 'interrupted' ? ' (interrupted)' : ''}`);
+    const names = shown.map((r) => `${r.method} ${m.plan.axis.column}${r.point} s${r.seed}${r.why === 'interrupted' ? ' (interrupted)' : ''}`);
     if (shown.length < runs.length) names.push(`${runs.length - shown.length} more`);
     parts.push(`shard ${shard}/${count} (${where}): ${names.join(', ')}`);
   }
@@ -194,30 +212,29 @@ export function mergeSweeps(records: SweepRecord[], o: { allowPartial?: boolean 
   const count = first.shard.count;
   const shards = [...byIndex.values()].sort((a, b) => a.shard.index - b.shard.index);
 
-  // The plan a single-machine sweep with these settings has. sharedConfig() drops method, ratio,
-  // seed, noise and flip again, so the config written keeps the shards' keys in their order.
-  const sample = shards.flatMap((s) => s.runs)[0]?.config;
+  // The plan a single-machine sweep with these settings has. The recorded config lacks the settings
+  // that vary (method, seed, what the points set) and those the task ignores: they take RunConfig's
+  // defaults, added after the recorded keys so sharedConfig() gives back the shards' config as it was.
+  const base = { ...(first.config as unknown as RunConfig) };
+  for (const [k, v] of Object.entries(DEFAULT_CONFIG)) if (!(k in base)) (base as Record<string, unknown>)[k] = v;
   const plan: SweepPlan = {
     preset: first.preset,
-    methods: first.methods as SweepPlan['methods'],
-    ratios: first.ratios,
+    methods: first.methods as Method[],
+    points: first.points,
+    axis: first.axis,
+    title: first.title,
     seeds: first.seeds,
-    base: {
-      ...(first.config as unknown as RunConfig),
-      method: first.methods[0] as RunConfig['method'],
-      ratio: first.ratios[0],
-      seed: first.seeds[0],
-      noise: sample?.noise ?? DEFAULT_CONFIG.noise,
-      flip: sample?.flip ?? DEFAULT_CONFIG.flip,
-    },
+    base,
   };
   const configs = sweepConfigs(plan);
-  const index = new Map(configs.map((c, i) => [runKey(c.method, c.ratio, c.seed), i]));
+  const index = new Map(configs.map((c, i) => [runKey(plan, c), i]));
   const slots: (RunResult | undefined)[] = configs.map(() => undefined);
   for (const s of shards) {
     for (const r of s.runs) {
-      const what = describeRunKey({ method: r.method, ratio: r.config.ratio, seed: r.config.seed });
-      const i = index.get(runKey(r.method, r.config.ratio, r.config.seed));
+      const id = { ...r.config, method: r.method };
+      const what = describeSweepRun(plan, id);
+      const key = runKey(plan, id);
+      const i = key === undefined ? undefined : index.get(key);
       if (i === undefined) throw new UsageError(`sweep merge: ${s.file} has a run (${what}) that is not in its sweep's plan`);
       if (shardOfRun(i, count) !== s.shard.index) {
         throw new UsageError(`sweep merge: ${s.file} (shard ${shardName(s.shard)}) has a run (${what}) of shard ${shardOfRun(i, count)}/${count}`);
@@ -231,7 +248,7 @@ export function mergeSweeps(records: SweepRecord[], o: { allowPartial?: boolean 
     const shard = shardOfRun(i, count);
     const r = slots[i];
     if (r && r.status !== 'interrupted') return;
-    missing.push({ shard, method: c.method, ratio: c.ratio, seed: c.seed, why: !byIndex.has(shard) ? 'no shard folder' : r ? 'interrupted' : 'not run' });
+    missing.push({ shard, method: c.method, point: plan.points[Math.floor(i / plan.methods.length) % plan.points.length].label, seed: c.seed, why: !byIndex.has(shard) ? 'no shard folder' : r ? 'interrupted' : 'not run' });
   });
   const merged: MergedSweep = {
     plan,

@@ -1,24 +1,30 @@
-// Sweeps: methods x ratios x seeds on the class-imbalance task, one GPU for every run (or for every
-// run of one shard, see shard.ts), results written after each run so an interrupted or failing sweep
-// keeps what it computed.
+// Sweeps: methods x points x seeds of a preset (presets.ts: the x axis, the methods, the sizes), one
+// GPU for every run (or for every run of one shard, see shard.ts), results written after each run so
+// an interrupted or failing sweep keeps what it computed.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASET_INFO, type Mnist } from '../data/index';
+import { DATASET_INFO, type DataSource } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import type { Method } from '../train/methods';
-import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, describeLr, type RunConfig } from './config';
+import { DEFAULT_CONFIG, TRAIN_DEFAULTS, UsageError, describeLr, validateConfig, type RunConfig } from './config';
 import { buildTask, configDataset } from './data';
 import { errorPlotSvg } from './plot';
+import { atPoint, axisFields, presetDecl, type AxisField, type PresetName, type PresetSize, type SweepAxis, type SweepPoint } from './presets';
 import { aggregate, formatTable, toCsv, writeFileAtomic, type Aggregate } from './report';
 import { runExperiment, type CurvePoint, type RunResult } from './run';
 
 export interface SweepPlan {
+  /** The preset's name, with "-quick" for --quick. */
   preset: string;
   methods: Method[];
-  ratios: number[];
+  /** The x axis: what each point sets (ratio, noise level, clean-set size, ...). */
+  points: SweepPoint[];
+  axis: SweepAxis;
+  /** The plot's title. */
+  title: string;
   seeds: number[];
-  /** Everything but method, ratio and seed, shared by every run. */
+  /** Everything but method, seed and the point's settings, shared by every run. */
   base: RunConfig;
   /** Run only this share of the runs (`sweep --shard k/N`); absent for the whole sweep. */
   shard?: Shard;
@@ -26,7 +32,7 @@ export interface SweepPlan {
 
 /**
  * Shard `index` of `count` (1 <= index <= count): run i of the sweep (in sweepConfigs order, from 0)
- * belongs to shard (i mod count) + 1, so every shard gets a mix of methods, ratios and seeds.
+ * belongs to shard (i mod count) + 1, so every shard gets a mix of methods, points and seeds.
  */
 export interface Shard {
   index: number;
@@ -38,31 +44,7 @@ export const shardName = (s: Shard) => `${s.index}/${s.count}`;
 /** The shard run `i` of a sweep split `count` ways belongs to. */
 export const shardOfRun = (i: number, count: number) => (i % count) + 1;
 
-export const PRESETS = ['fig2'] as const;
-export type PresetName = (typeof PRESETS)[number];
-
-/**
- * Fig. 2 of the paper: MNIST 4-vs-9, 5000 training images, 10 clean images, LeNet, test error against
- * the proportion of 9s. The paper trains 8000 steps and averages 10 seeds; here the step and seed
- * counts are set from measured step times (src/experiments/README.md) so the full sweep takes about
- * an hour and a half on a 2-core CPU Vulkan driver (93 min measured), and --quick under ten minutes.
- */
-export const FIG2 = {
-  full: {
-    methods: ['plain', 'proportion', 'resample', 'hardmining', 'random', 'l2rw'] as Method[],
-    ratios: [0.9, 0.95, 0.98, 0.99, 0.995],
-    seeds: 3,
-    steps: 350,
-    evalEvery: 70,
-  },
-  quick: {
-    methods: ['plain', 'proportion', 'resample', 'l2rw'] as Method[],
-    ratios: [0.9, 0.995],
-    seeds: 1,
-    steps: 200,
-    evalEvery: 100,
-  },
-};
+export { PRESETS, type PresetName } from './presets';
 
 export interface PlanOverrides {
   quick?: boolean;
@@ -72,45 +54,90 @@ export interface PlanOverrides {
   steps?: number;
   evalEvery?: number;
   methods?: Method[];
+  /** Only these points of the axis, by label (e.g. "0.995", "uniform 0.4", "25"). */
+  points?: string[];
+  /** Fig. 2 style narrowing: only the points that set one of these ratios. */
   ratios?: number[];
   config?: Partial<RunConfig>;
   shard?: Shard;
 }
 
+/** The full or quick size of a preset on the config's data set (default MNIST). */
+export function presetSize(preset: PresetName, o: Pick<PlanOverrides, 'quick' | 'config'> = {}): PresetSize {
+  const setting = presetDecl(preset).setting(o.config?.dataset ?? 'mnist');
+  return o.quick ? setting.quick : setting.full;
+}
+
 export function planSweep(preset: PresetName, o: PlanOverrides = {}): SweepPlan {
-  const p = o.quick ? FIG2.quick : FIG2.full;
+  const decl = presetDecl(preset);
+  const setting = decl.setting(o.config?.dataset ?? 'mnist');
+  const p = o.quick ? setting.quick : setting.full;
   const steps = o.steps ?? p.steps;
   const first = o.firstSeed ?? 1;
+  let points = p.points;
+  if (o.points) points = o.points.map((label) => pointByLabel(p.points, label, preset));
+  if (o.ratios) points = o.ratios.map((r) => pointByLabel(points.filter((q) => q.set.ratio === r), String(r), preset));
+  const base: RunConfig = {
+    ...DEFAULT_CONFIG,
+    ...TRAIN_DEFAULTS,
+    ...setting.config,
+    ...o.config,
+    steps,
+    evalEvery: Math.min(o.evalEvery ?? p.evalEvery, steps),
+  };
   return {
     preset: o.quick ? `${preset}-quick` : preset,
     methods: o.methods ?? p.methods,
-    ratios: o.ratios ?? p.ratios,
+    points,
+    axis: decl.axis,
+    title: decl.title(base, DATASET_INFO[configDataset(base)]),
     seeds: Array.from({ length: o.seeds ?? p.seeds }, (_, i) => first + i),
-    base: {
-      ...DEFAULT_CONFIG,
-      ...TRAIN_DEFAULTS,
-      task: 'imbalance',
-      clean: 10,
-      model: 'lenet',
-      ...o.config,
-      steps,
-      evalEvery: Math.min(o.evalEvery ?? p.evalEvery, steps),
-    },
+    base,
     ...(o.shard ? { shard: o.shard } : {}),
   };
 }
 
-/** The settings every run of the sweep shares (method, ratio and seed vary per run). */
-export function sharedConfig(plan: SweepPlan): Omit<RunConfig, 'method' | 'ratio' | 'seed' | 'noise' | 'flip'> {
-  const { method: _m, ratio: _r, seed: _s, noise: _n, flip: _f, ...shared } = plan.base;
-  return shared;
+function pointByLabel(points: SweepPoint[], label: string, preset: string): SweepPoint {
+  const found = points.find((q) => q.label === label);
+  if (!found) throw new UsageError(`preset ${preset} has no point "${label}" (its points: ${points.map((q) => q.label).join(', ') || 'none left'})`);
+  return found;
 }
 
-/** Runs in order: seeds outermost, then ratios, then methods, so a stopped sweep has whole groups. */
+/**
+ * Settings a task does not read, left out of the shared settings (and so of the resume check):
+ * the class-imbalance task has no label noise, the noise tasks no majority proportion.
+ */
+const UNUSED_BY_TASK: Record<RunConfig['task'], (keyof RunConfig)[]> = {
+  imbalance: ['noise', 'flip'],
+  noise: ['ratio'],
+  longtail: ['ratio'],
+};
+
+/** The settings every run of the sweep shares: all but method, seed, what the points set and what the task ignores. */
+export function sharedConfig(plan: Pick<SweepPlan, 'base' | 'points'>): Partial<RunConfig> {
+  const varied = new Set<string>(['method', 'seed', ...axisFields(plan.points), ...UNUSED_BY_TASK[plan.base.task]]);
+  return Object.fromEntries(Object.entries(plan.base).filter(([k]) => !varied.has(k))) as Partial<RunConfig>;
+}
+
+/** Runs in order: seeds outermost, then points, then methods, so a stopped sweep has whole groups. */
 export function sweepConfigs(plan: SweepPlan): RunConfig[] {
   const out: RunConfig[] = [];
-  for (const seed of plan.seeds) for (const ratio of plan.ratios) for (const method of plan.methods) out.push({ ...plan.base, seed, ratio, method });
+  for (const seed of plan.seeds) for (const point of plan.points) for (const method of plan.methods) out.push({ ...plan.base, ...point.set, seed, method });
   return out;
+}
+
+/** What places a run in a sweep: its method, seed and the settings a point may set. */
+export type SweepRunId = { method: string; seed: number } & Partial<Omit<RunConfig, 'method' | 'seed'>>;
+
+/** The index of the plan's point a run is at (-1 when none). */
+export function pointIndex(plan: Pick<SweepPlan, 'points'>, c: Partial<Pick<RunConfig, AxisField>>): number {
+  return plan.points.findIndex((p) => atPoint(c, p));
+}
+
+/** "plain r=0.9 s1", "l2rw uniform 0.4 s2": one run of a sweep, for logs and messages. */
+export function describeSweepRun(plan: Pick<SweepPlan, 'points' | 'axis'>, c: SweepRunId): string {
+  const p = plan.points[pointIndex(plan, c)];
+  return `${c.method} ${p ? `${plan.axis.column}${p.label}` : '(not in the plan)'} s${c.seed}`;
 }
 
 /** The runs this invocation does: every run of the sweep, or only those of its shard (same order). */
@@ -120,9 +147,9 @@ export function shardConfigs(plan: SweepPlan): RunConfig[] {
   return s ? all.filter((_, i) => shardOfRun(i, s.count) === s.index) : all;
 }
 
-/** Checks every (ratio, seed) task can be built before any GPU work starts (throws UsageError). */
-export function checkSweep(mnist: Mnist, plan: SweepPlan): void {
-  for (const ratio of plan.ratios) buildTask(mnist, { ...plan.base, ratio, seed: plan.seeds[0] });
+/** Checks every (point, seed) config and task before any GPU work starts (throws UsageError). */
+export function checkSweep(data: DataSource, plan: SweepPlan): void {
+  for (const point of plan.points) buildTask(data, validateConfig({ ...plan.base, ...point.set, seed: plan.seeds[0] }));
 }
 
 export interface SweepFiles {
@@ -152,46 +179,57 @@ export interface SweepHooks {
   shouldStop?(): boolean;
 }
 
-export function sweepFiles(dir: string): SweepFiles {
-  return { json: join(dir, 'results.json'), csv: join(dir, 'results.csv'), summaryCsv: join(dir, 'summary.csv'), svg: join(dir, 'fig2.svg') };
+/** The plot is named after the preset: fig2.svg, noise.svg, ... (the same with --quick). */
+export function sweepFiles(dir: string, preset: string): SweepFiles {
+  const plot = `${preset.replace(/-quick$/, '') || 'sweep'}.svg`;
+  return { json: join(dir, 'results.json'), csv: join(dir, 'results.csv'), summaryCsv: join(dir, 'summary.csv'), svg: join(dir, plot) };
+}
+
+/** A sweep's plan as results.json records it (and `sweep merge` and `--resume` read it back). */
+export function planRecord(plan: SweepPlan): Record<string, unknown> {
+  return {
+    methods: plan.methods,
+    points: plan.points,
+    axis: plan.axis,
+    title: plan.title,
+    seeds: plan.seeds,
+    config: sharedConfig(plan),
+    ...(plan.shard ? { shard: plan.shard } : {}),
+  };
 }
 
 export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], meta: Record<string, unknown>): { aggregate: Aggregate; files: SweepFiles } {
   mkdirSync(dir, { recursive: true });
-  const files = sweepFiles(dir);
-  const agg = aggregate(results, plan.methods, plan.ratios);
-  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: { methods: plan.methods, ratios: plan.ratios, seeds: plan.seeds, config: sharedConfig(plan), ...(plan.shard ? { shard: plan.shard } : {}) }, aggregate: agg, runs: results }, null, 2) + '\n');
+  const files = sweepFiles(dir, plan.preset);
+  const agg = aggregate(results, plan.methods, plan.points);
+  const fields = axisFields(plan.points);
+  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: planRecord(plan), aggregate: agg, runs: results }, null, 2) + '\n');
   writeFileAtomic(
     files.csv,
     toCsv(
-      ['method', 'ratio', 'seed', 'status', 'steps', 'test_error', 'test_loss', 'val_loss', 'wall_s', 'steps_per_s', 'error'],
-      results.map((r) => [r.method, r.config.ratio, r.config.seed, r.status, r.steps, r.test_error, r.test_loss, r.val_loss, +r.wall_s.toFixed(2), +r.steps_per_s.toFixed(3), r.error]),
+      ['method', ...fields, 'seed', 'status', 'steps', 'test_error', 'test_loss', 'val_loss', 'wall_s', 'steps_per_s', 'error'],
+      results.map((r) => [r.method, ...fields.map((f) => r.config[f]), r.config.seed, r.status, r.steps, r.test_error, r.test_loss, r.val_loss, +r.wall_s.toFixed(2), +r.steps_per_s.toFixed(3), r.error]),
     ),
   );
   const rows: unknown[][] = [];
   for (const m of agg.methods) {
-    for (const r of agg.ratios) {
-      const c = agg.cells[m][String(r)];
-      rows.push([m, r, c.errors.length, c.failed, c.mean === null ? null : c.mean * 100, c.std === null ? null : c.std * 100]);
+    for (const p of plan.points) {
+      const c = agg.cells[m][p.label];
+      rows.push([m, ...fields.map((f) => p.set[f]), c.errors.length, c.failed, c.mean === null ? null : c.mean * 100, c.std === null ? null : c.std * 100]);
     }
   }
-  writeFileAtomic(files.summaryCsv, toCsv(['method', 'ratio', 'runs', 'failed', 'test_error_pct_mean', 'test_error_pct_std'], rows));
+  writeFileAtomic(files.summaryCsv, toCsv(['method', ...fields, 'runs', 'failed', 'test_error_pct_mean', 'test_error_pct_std'], rows));
   // The seeds that have results (a stopped or resumed sweep may not have them all yet).
   const seeds = new Set(results.map((r) => r.config.seed)).size || plan.seeds.length;
   writeFileAtomic(
     files.svg,
     errorPlotSvg(agg, {
-      title: imbalanceTitle(plan.base),
+      title: plan.title,
+      xTitle: plan.axis.title,
       subtitle: `${plan.base.model}, ${plan.base.steps} steps, ${describeLr(plan.base)}, ${seeds} seed${seeds === 1 ? '' : 's'} (mean ± std)`,
     }),
   );
   return { aggregate: agg, files };
-}
-
-/** "MNIST 4 vs 9 with class imbalance", or the same for the run's data set and its default class pair. */
-function imbalanceTitle(c: RunConfig): string {
-  const info = DATASET_INFO[configDataset(c)];
-  return `${info.title} ${info.classNames[4]} vs ${info.classNames[9]} with class imbalance`;
 }
 
 /**
@@ -200,7 +238,7 @@ function imbalanceTitle(c: RunConfig): string {
  * shared settings, or as another shard (a shard resumes only itself).
  */
 export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResult[]; wall_s: number } {
-  const file = sweepFiles(outDir).json;
+  const file = sweepFiles(outDir, plan.preset).json;
   if (!existsSync(file)) return { runs: [], wall_s: 0 };
   let old: { plan?: { config?: unknown; shard?: Shard }; runs?: RunResult[]; wall_s?: unknown };
   try {
@@ -222,16 +260,20 @@ export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResul
   };
 }
 
-const runKey = (method: string, ratio: unknown, seed: unknown) => `${method}|${ratio}|${seed}`;
+/** A run's place in the sweep: method, point and seed (undefined when the run is at none of the plan's points). */
+export function runKey(plan: Pick<SweepPlan, 'points'>, c: SweepRunId): string | undefined {
+  const i = pointIndex(plan, c);
+  return i < 0 ? undefined : `${c.method}|${plan.points[i].label}|${c.seed}`;
+}
 
-export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
+export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
   const t0 = performance.now();
   const configs = shardConfigs(plan);
   const earlier = resume ? previousSweep(outDir, plan) : { runs: [], wall_s: 0 };
-  const done = new Map(earlier.runs.map((r) => [runKey(r.method, r.config.ratio, r.config.seed), r]));
+  const done = new Map(earlier.runs.map((r) => [runKey(plan, { ...r.config, method: r.method }), r]));
   // One slot per planned run, in plan order. Runs finished by an earlier invocation fill theirs up
   // front, so every write (the first one included) keeps them even if this invocation stops early.
-  const slots: (RunResult | undefined)[] = configs.map((c) => done.get(runKey(c.method, c.ratio, c.seed)));
+  const slots: (RunResult | undefined)[] = configs.map((c) => done.get(runKey(plan, c)));
   const results = () => slots.filter((r): r is RunResult => r !== undefined);
   // Wall time of the whole sweep, counting what earlier (resumed) invocations spent.
   const wall = () => earlier.wall_s + (performance.now() - t0) / 1000;
@@ -252,7 +294,7 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
       continue;
     }
     hooks.onRunStart?.(i, configs.length, configs[i]);
-    const r = await runExperiment(gpu, mnist, configs[i], {
+    const r = await runExperiment(gpu, data, configs[i], {
       onProgress: (step, loss) => hooks.onProgress?.(i, step, loss),
       onEval: (p) => hooks.onEval?.(i, p),
       shouldStop: hooks.shouldStop,
@@ -270,5 +312,5 @@ export async function runSweep(gpu: Gpu, mnist: Mnist, plan: SweepPlan, outDir: 
       break;
     }
   }
-  return { plan, results: results(), aggregate: written.aggregate, table: formatTable(written.aggregate), files: written.files, wall_s: wall(), ...(stopped ? { stopped } : {}) };
+  return { plan, results: results(), aggregate: written.aggregate, table: formatTable(written.aggregate, plan.axis.column), files: written.files, wall_s: wall(), ...(stopped ? { stopped } : {}) };
 }

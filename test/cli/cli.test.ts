@@ -137,7 +137,7 @@ describe('l2rw sweep', () => {
       expect(run.curves).toHaveLength(2);
     }
     expect(res.aggregate.methods).toEqual(['plain', 'l2rw']);
-    expect(res.aggregate.ratios).toEqual([0.9, 0.995]);
+    expect(res.aggregate.points).toEqual(['0.9', '0.995']);
     const cell = res.aggregate.cells.l2rw['0.995'];
     expect(cell.errors).toEqual([res.runs[3].test_error]);
     expect(cell.mean).toBe(res.runs[3].test_error);

@@ -4,7 +4,8 @@ import { DEFAULT_CONFIG } from '../../src/experiments/config';
 import { errorPlotSvg, niceTicks } from '../../src/experiments/plot';
 import { aggregate, csvCell, formatTable, stdDev, toCsv } from '../../src/experiments/report';
 import type { RunResult } from '../../src/experiments/run';
-import { FIG2, planSweep, sweepConfigs } from '../../src/experiments/sweep';
+import { PRESETS, ratioPoints } from '../../src/experiments/presets';
+import { describeSweepRun, planSweep, presetSize, sharedConfig, sweepConfigs } from '../../src/experiments/sweep';
 import { parsePositiveInt, parseRatio } from '../../src/cli/options';
 
 function fake(method: string, ratio: number, seed: number, err: number | null, status: RunResult['status'] = 'ok'): RunResult {
@@ -38,7 +39,7 @@ describe('aggregation and table', () => {
     fake('l2rw', 0.9, 1, 0.01),
     fake('l2rw', 0.9, 2, 0.01),
   ];
-  const agg = aggregate(runs, ['plain', 'l2rw'], [0.9, 0.995]);
+  const agg = aggregate(runs, ['plain', 'l2rw'], ratioPoints([0.9, 0.995]));
 
   it('mean and sample std over the finished seeds; failures counted, not averaged', () => {
     expect(agg.cells.plain['0.9'].mean).toBeCloseTo(0.03, 12);
@@ -49,15 +50,16 @@ describe('aggregation and table', () => {
   });
 
   it('prints methods as rows and ratios as columns, in percent', () => {
-    const t = formatTable(agg).split('\n');
+    const t = formatTable(agg, 'r=').split('\n');
     expect(t[0]).toMatch(/^test error %\s+r=0\.9\s+r=0\.995$/);
     expect(t[2]).toMatch(/^plain\s+3\.00 ± 1\.41\s+50\.00 \(1 failed\)$/);
     expect(t[3]).toMatch(/^l2rw\s+1\.00 ± 0\.00\s+—$/);
   });
 
   it('plots one series per method with error bars, and escapes text', () => {
-    const svg = errorPlotSvg(agg, { title: 'a < b & c' });
+    const svg = errorPlotSvg(agg, { title: 'a < b & c', xTitle: 'Proportion <9s>' });
     expect(svg).toContain('a &lt; b &amp; c');
+    expect(svg).toContain('Proportion &lt;9s&gt;');
     expect(svg.match(/class="series"/g)).toHaveLength(2);
     // plain at 0.9 has a std, so an error bar path (vertical line with caps).
     expect(svg).toMatch(/<path d="M[\d.]+ [\d.]+V[\d.]+M/);
@@ -77,14 +79,71 @@ describe('aggregation and table', () => {
 
 describe('presets and option parsing', () => {
   it('fig2 covers the paper methods and ratios; seeds outermost so a stopped sweep has whole groups', () => {
-    expect(FIG2.full.methods).toEqual(['plain', 'proportion', 'resample', 'hardmining', 'random', 'l2rw']);
-    expect(FIG2.full.ratios).toEqual([0.9, 0.95, 0.98, 0.99, 0.995]);
-    expect(FIG2.full.seeds).toBeGreaterThanOrEqual(3);
+    const full = presetSize('fig2');
+    const quick = presetSize('fig2', { quick: true });
+    expect(full.methods).toEqual(['plain', 'proportion', 'resample', 'hardmining', 'random', 'l2rw']);
+    expect(full.points.map((p) => p.set.ratio)).toEqual([0.9, 0.95, 0.98, 0.99, 0.995]);
+    expect(full.seeds).toBeGreaterThanOrEqual(3);
     const plan = planSweep('fig2', { quick: true, seeds: 2, firstSeed: 5 });
     const runs = sweepConfigs(plan);
-    expect(runs).toHaveLength(FIG2.quick.methods.length * FIG2.quick.ratios.length * 2);
-    expect(runs[0]).toMatchObject({ seed: 5, ratio: FIG2.quick.ratios[0], method: FIG2.quick.methods[0], model: 'lenet', task: 'imbalance', clean: 10 });
-    expect(runs.at(-1)).toMatchObject({ seed: 6, ratio: FIG2.quick.ratios.at(-1) });
+    expect(runs).toHaveLength(quick.methods.length * quick.points.length * 2);
+    expect(runs[0]).toMatchObject({ seed: 5, ratio: quick.points[0].set.ratio, method: quick.methods[0], model: 'lenet', task: 'imbalance', clean: 10 });
+    expect(runs.at(-1)).toMatchObject({ seed: 6, ratio: quick.points.at(-1)!.set.ratio });
+    expect(describeSweepRun(plan, runs[0])).toBe(`${quick.methods[0]} r=0.9 s5`);
+  });
+
+  it("fig2's shared settings are those of sweeps before the other presets existed (so --resume still accepts them)", () => {
+    // The key list results.json files of earlier versions recorded, in order.
+    const before = ['task', 'clean', 'trainSize', 'model', 'hidden', 'batch', 'lr', 'momentum', 'weightDecay', 'lrDecayAt', 'lrDecayFactor', 'steps', 'evalEvery', 'dataDir'];
+    expect(Object.keys(sharedConfig(planSweep('fig2', { config: { dataDir: null } })))).toEqual(before);
+  });
+
+  it('the noisy-label presets vary what the paper varies, with every baseline in the full noise sweep', () => {
+    const noise = planSweep('noise');
+    expect(noise.points.map((p) => p.label)).toEqual(['uniform 0.2', 'uniform 0.4', 'uniform 0.6', 'background 0.2', 'background 0.4', 'background 0.6']);
+    expect(noise.methods).toEqual(expect.arrayContaining(['plain', 'l2rw', 'clean-only', 'finetune', 'early-stop', 'l2rw-finetune', 'random', 'bootstrap-soft', 'bootstrap-hard']));
+    const runs = sweepConfigs(noise);
+    expect(runs[0]).toMatchObject({ task: 'noise', flip: 'uniform', noise: 0.2, model: 'lenet' });
+    expect(new Set(runs.map((r) => `${r.flip} ${r.noise}`)).size).toBe(6);
+    // Flip and level vary, so they are not shared; the noise task ignores the majority proportion.
+    expect(Object.keys(sharedConfig(noise))).not.toEqual(expect.arrayContaining(['noise']));
+    expect(sharedConfig(noise)).not.toHaveProperty('flip');
+    expect(sharedConfig(noise)).not.toHaveProperty('ratio');
+
+    const clean = planSweep('clean-size');
+    expect(clean.points.map((p) => p.set.clean)).toEqual([5, 10, 25, 50, 100, 250, 1000]);
+    expect(sweepConfigs(clean).every((c) => c.noise === 0.4 && c.flip === 'background' && c.task === 'noise')).toBe(true);
+    expect(sharedConfig(clean)).toMatchObject({ noise: 0.4, flip: 'background' });
+    expect(sharedConfig(clean)).not.toHaveProperty('clean');
+
+    const both = planSweep('imbalance-noise');
+    expect(sweepConfigs(both).every((c) => c.task === 'longtail' && c.imbalanceFactor === 10)).toBe(true);
+    expect(both.points.map((p) => p.set.noise)).toEqual([0, 0.2, 0.4, 0.6]);
+  });
+
+  it("CIFAR gets the paper's ResNet-32 settings; an explicit option still overrides them", () => {
+    const plan = planSweep('noise', { config: { dataset: 'cifar10' } });
+    expect(plan.base).toMatchObject({ model: 'resnet32', lr: 0.1, lrDecayAt: [0.5, 0.75], decayBiases: false, augmentPad: 4, clean: 100, dataset: 'cifar10' });
+    expect(planSweep('imbalance-noise', { config: { dataset: 'cifar100', lr: 0.05 } }).base).toMatchObject({ model: 'resnet32', lr: 0.05 });
+    expect(planSweep('noise', { config: { dataset: 'fashion-mnist' } }).base).toMatchObject({ model: 'lenet', lr: 0.005 });
+  });
+
+  it('narrows to points by label, and refuses a label the preset does not have', () => {
+    expect(planSweep('noise', { points: ['background 0.4'] }).points).toEqual([{ label: 'background 0.4', set: { flip: 'background', noise: 0.4 } }]);
+    expect(() => planSweep('clean-size', { points: ['7'] })).toThrow(/no point "7".*5, 10, 25/);
+    expect(() => planSweep('fig2', { ratios: [0.5] })).toThrow(/no point "0.5"/);
+  });
+
+  it('every preset has full and quick sizes with distinct point labels on every data set', () => {
+    for (const name of PRESETS) {
+      for (const dataset of ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const) {
+        for (const quick of [false, true]) {
+          const p = presetSize(name, { quick, config: { dataset } });
+          expect(new Set(p.points.map((q) => q.label)).size, `${name} ${dataset}`).toBe(p.points.length);
+          expect(p.methods.length * p.points.length * p.seeds).toBeGreaterThan(0);
+        }
+      }
+    }
   });
 
   it('rejects what is not a number of the right kind', () => {
