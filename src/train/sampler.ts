@@ -3,6 +3,24 @@ import { Rng } from '../util/rng';
 
 export type SamplingMode = 'shuffle' | 'balanced';
 
+/** Where a stream stands: its generator's 32-bit state, the current epoch's permutation and the position in it. */
+export interface IndexStreamState {
+  rng: number;
+  /** Position in `perm` (shuffle mode; 0 in balanced mode). */
+  pos: number;
+  /** The current epoch's permutation (empty before the first draw and in balanced mode). */
+  perm: Uint32Array;
+}
+
+// Rng (src/util/rng.ts) keeps its mulberry32 state in a private field `state`; a stream's state is read
+// and set through it here, checked, so a change there fails loudly (test/train/checkpoint.test.ts).
+type RngInternals = { state: unknown };
+function rngState(rng: Rng): number {
+  const s = (rng as unknown as RngInternals).state;
+  if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new Error('IndexStream: cannot read the generator state (Rng changed?)');
+  return s;
+}
+
 /**
  * 'shuffle': consecutive epochs, each a fresh permutation of the dataset, cut into batches (a batch
  *   larger than the dataset simply spans several epochs).
@@ -27,6 +45,29 @@ export class IndexStream {
       });
       for (const k of [...groups.keys()].sort((a, b) => a - b)) this.byClass.push(Uint32Array.from(groups.get(k)!));
     }
+  }
+
+  /** A copy of where the stream stands; loadState() on a stream over the same labels continues it exactly. */
+  saveState(): IndexStreamState {
+    return { rng: rngState(this.rng), pos: this.pos, perm: this.perm.slice() };
+  }
+
+  loadState(s: IndexStreamState): void {
+    const n = this.labels.length;
+    if (!Number.isInteger(s.rng) || s.rng < 0 || s.rng > 0xffffffff) throw new Error(`sampler state: bad generator state ${s.rng}`);
+    if (this.mode === 'balanced' ? s.perm.length !== 0 || s.pos !== 0 : s.perm.length !== 0 && s.perm.length !== n) {
+      throw new Error(`sampler state: a ${this.mode} stream over ${n} examples cannot hold a permutation of ${s.perm.length}`);
+    }
+    if (!Number.isInteger(s.pos) || s.pos < 0 || s.pos > s.perm.length) throw new Error(`sampler state: position ${s.pos} is outside its permutation of ${s.perm.length}`);
+    const seen = new Uint8Array(n);
+    for (const i of s.perm) {
+      if (i >= n || seen[i]) throw new Error(`sampler state: the saved permutation is not a permutation of ${n} examples`);
+      seen[i] = 1;
+    }
+    rngState(this.rng); // the field is where it is expected
+    (this.rng as unknown as RngInternals).state = s.rng;
+    this.perm = s.perm.slice();
+    this.pos = s.pos;
   }
 
   /** The next `count` indices of the stream. */

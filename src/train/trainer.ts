@@ -15,7 +15,9 @@ import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
 import { methodDecl, selectsOnClean, usesCleanSet, type Method, type PhaseDecl } from './methods';
 import { GpuModel } from './model';
 import { BatchPlan, CompiledModel } from './network';
+import { asF32, asU32, type SafeTensor } from './safetensors';
 import { IndexStream, type SamplingMode } from './sampler';
+import type { TensorLayout } from './param_layout';
 import type { ModelSpec } from './spec';
 import { StatsReader, type StepStatsSnapshot } from './stats_reader';
 
@@ -90,6 +92,81 @@ export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
 }
 
+/**
+ * Everything a trainer needs to continue a run bit-identically (Trainer.saveState / loadState): named
+ * tensors, and the rest as JSON (`info`). Tensor names: each parameter and model-state tensor by its
+ * own name (`<node>.<tensor>`, e.g. `conv1.weight`, `bn1.running_mean`), so the weights open as they
+ * are in any safetensors reader; `velocity/<name>` (momentum); `best/<name>`, `best.state/<name>` and
+ * `best/score` (early stopping's kept model, when one is tracked); `stats` (the statistics accumulated
+ * since the last logging point); `sampler/<stream>/perm` and `sampler/<stream>/chunk` (each minibatch
+ * stream's current epoch permutation and the block of indices on the GPU).
+ */
+export interface TrainerState {
+  info: TrainerStateInfo;
+  tensors: Map<string, SafeTensor>;
+}
+
+export interface TrainerStateInfo {
+  version: 1;
+  /** The model's name (spec.name). */
+  model: string;
+  /** The trainer's whole configuration after defaults (JSON): a state loads only into the same one. */
+  config: unknown;
+  /** Steps done. */
+  step: number;
+  /** The learning rate the SGD dispatches hold (that of the last step done). */
+  lr: number;
+  /** The phase of the next step (0: first; 1: fine-tuning), a check: it follows from `step`. */
+  phase: number;
+  /** Each minibatch stream, by label: generator state, epoch position, indices uploaded. */
+  sources: SourceState[];
+  /** Whether early stopping's kept model is in the tensors. */
+  best: boolean;
+}
+
+interface SourceState {
+  label: string;
+  rng: number;
+  pos: number;
+  /** Stream steps whose indices are on the GPU (0: none uploaded yet). */
+  uploadedUpTo: number;
+  lastOffset: number;
+}
+
+/** The JSON value of a configuration (what a state or checkpoint records and compares). */
+export function configJson(config: unknown): unknown {
+  return config === undefined ? null : JSON.parse(JSON.stringify(config));
+}
+
+/** The first field (a dotted path; arrays compare whole) where two JSON values differ, null when equal. */
+export function firstDifference(expected: unknown, found: unknown, path = ''): { path: string; expected: unknown; found: unknown } | null {
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (isObj(expected) && isObj(found)) {
+    const keys = [...new Set([...Object.keys(expected), ...Object.keys(found)])];
+    for (const k of keys) {
+      const d = firstDifference(expected[k], found[k], path ? `${path}.${k}` : k);
+      if (d) return d;
+    }
+    return null;
+  }
+  return JSON.stringify(expected) === JSON.stringify(found) ? null : { path, expected, found };
+}
+
+/** "lr 0.01" / "no augment": one side of a difference (firstDifference), for messages. */
+export function valueText(path: string, v: unknown): string {
+  const name = path || 'value';
+  if (v === undefined) return `no ${name}`;
+  return `${name} ${typeof v === 'string' ? v : JSON.stringify(v)}`;
+}
+
+const f32Tensor = (shape: readonly number[], data: Float32Array): SafeTensor => ({ dtype: 'F32', shape, data });
+const u32Tensor = (shape: readonly number[], data: Uint32Array): SafeTensor => ({ dtype: 'U32', shape, data });
+
+/** One dense tensor per slot of a padded buffer laid out by `layout`, named `prefix + slot name`. */
+function splitLayout(layout: TensorLayout, padded: Float32Array, prefix: string): [string, SafeTensor][] {
+  return layout.tensors.map((t) => [prefix + t.name, f32Tensor(t.shape, padded.slice(t.offset, t.offset + t.size))]);
+}
+
 /** One minibatch stream over one GPU dataset: indices uploaded in chunks, gathered on the GPU. */
 class BatchSource {
   readonly indices: GPUBuffer;
@@ -103,10 +180,10 @@ class BatchSource {
     private readonly scope: GpuScope,
     readonly data: GpuDataset,
     readonly n: number,
-    mode: SamplingMode,
+    private readonly mode: SamplingMode,
     seed: number,
     private readonly chunk: number,
-    label: string,
+    readonly label: string,
   ) {
     this.stream = new IndexStream(data.hostLabels, mode, seed);
     this.indices = scope.buffer(`${label}.indices`, chunk * n * 4);
@@ -131,6 +208,45 @@ class BatchSource {
     const offset = (step % this.chunk) * this.n;
     this.lastOffset = offset;
     for (const g of this.gathers) g.setBatch(offset, runStep);
+  }
+
+  /** The stream's state and tensors (the GPU's block of indices is read back). */
+  async save(gpu: Gpu): Promise<{ info: SourceState; tensors: [string, SafeTensor][] }> {
+    const stream = this.stream.saveState();
+    const tensors: [string, SafeTensor][] = [[`sampler/${this.label}/perm`, u32Tensor([stream.perm.length], stream.perm)]];
+    if (this.uploadedUpTo > 0) tensors.push([`sampler/${this.label}/chunk`, u32Tensor([this.chunk, this.n], await gpu.readU32(this.indices, this.chunk * this.n))]);
+    return { info: { label: this.label, rng: stream.rng, pos: stream.pos, uploadedUpTo: this.uploadedUpTo, lastOffset: this.lastOffset }, tensors };
+  }
+
+  /** The tensors a saved state of this stream must have (name, shape), given its info. */
+  expectedTensors(info: SourceState): [string, number[], 'U32'][] {
+    return [
+      [`sampler/${this.label}/perm`, [-1], 'U32'],
+      ...(info.uploadedUpTo > 0 ? [[`sampler/${this.label}/chunk`, [this.chunk, this.n], 'U32'] as [string, number[], 'U32']] : []),
+    ];
+  }
+
+  /** Checks a saved state against this stream (throws, changing nothing), then returns how to apply it. */
+  prepareLoad(gpu: Gpu, info: SourceState, tensors: Map<string, SafeTensor>): () => void {
+    const check = new IndexStream(this.data.hostLabels, this.mode, 0);
+    const perm = asU32(tensors.get(`sampler/${this.label}/perm`)!, `sampler/${this.label}/perm`);
+    const streamState = { rng: info.rng, pos: info.pos, perm };
+    check.loadState(streamState);
+    const { uploadedUpTo, lastOffset } = info;
+    if (!Number.isInteger(uploadedUpTo) || uploadedUpTo < 0 || (uploadedUpTo > 0 && uploadedUpTo < this.chunk)) {
+      throw new Error(`saved state of ${this.label}: bad uploadedUpTo ${uploadedUpTo}`);
+    }
+    if (!Number.isInteger(lastOffset) || lastOffset < 0 || lastOffset >= this.chunk * this.n || lastOffset % this.n !== 0) {
+      throw new Error(`saved state of ${this.label}: bad lastOffset ${lastOffset}`);
+    }
+    const chunk = uploadedUpTo > 0 ? asU32(tensors.get(`sampler/${this.label}/chunk`)!, `sampler/${this.label}/chunk`) : null;
+    if (chunk?.some((i) => i >= this.data.n)) throw new Error(`saved state of ${this.label}: an index is outside the ${this.data.n} examples`);
+    return () => {
+      this.stream.loadState(streamState);
+      if (chunk) gpu.write(this.indices, chunk);
+      this.uploadedUpTo = uploadedUpTo;
+      this.lastOffset = lastOffset;
+    };
   }
 }
 
@@ -454,10 +570,7 @@ export class Trainer {
     const t = this.stepIndex;
     const phase = this.currentPhase(t);
     const decayed = this.learningRateAt(t);
-    if (decayed !== this.lr) {
-      this.lr = decayed;
-      for (const g of this.sgd) g.dispatch.setUniforms({ n: g.n, lr: decayed, momentum: this.config.momentum, weight_decay: g.weightDecay });
-    }
+    if (decayed !== this.lr) this.setLr(decayed);
     for (const src of phase.sources) src.prepare(t - this.phaseStart(phase), t);
     if (WEIGHT_RULES[phase.decl.rule].perStep) {
       phase.weightsDispatch.setUniforms(weightUniforms(phase.n, { ...phase.weightOpts, step: t }));
@@ -480,6 +593,136 @@ export class Trainer {
       return snap;
     });
     return { step: this.stepIndex, stats };
+  }
+
+  private setLr(lr: number): void {
+    this.lr = lr;
+    for (const g of this.sgd) g.dispatch.setUniforms({ n: g.n, lr, momentum: this.config.momentum, weight_decay: g.weightDecay });
+  }
+
+  /**
+   * Everything the next steps depend on, read back from the GPU (call between steps, e.g. at a
+   * checkpoint; pending statistics need not be awaited first): parameters, momentum, model state
+   * (running statistics), early stopping's kept model and score, the statistics accumulated since the
+   * last logging point, every minibatch stream (generator, epoch permutation and position, the
+   * indices on the GPU), the step, the learning rate and the configuration. A fresh trainer made with
+   * the same spec, data and config continues bit-identically after loadState(). Per-step scratch
+   * (activations, gradients, the latest batch's weights) is recomputed by every step and not kept.
+   */
+  async saveState(): Promise<TrainerState> {
+    this.gpu.checkAlive();
+    const { gpu, model } = this;
+    const { layout } = model;
+    const tensors = new Map<string, SafeTensor>();
+    const add = (entries: [string, SafeTensor][]) => {
+      for (const [name, t] of entries) {
+        if (tensors.has(name)) throw new Error(`two tensors of the trainer state are named "${name}"`);
+        tensors.set(name, t);
+      }
+    };
+    const read = (buffer: GPUBuffer, floats: number) => (floats > 0 ? gpu.readF32(buffer, floats) : Promise.resolve(new Float32Array(0)));
+    add(splitLayout(layout, await read(model.params, layout.paddedSize), ''));
+    add(splitLayout(layout.state, await read(model.state, layout.state.paddedSize), ''));
+    add(splitLayout(layout, await read(model.velocity, layout.paddedSize), 'velocity/'));
+    if (this.best) {
+      add(splitLayout(layout, await read(this.best.params, layout.paddedSize), 'best/'));
+      add(splitLayout(layout.state, await read(this.best.state, layout.state.paddedSize), 'best.state/'));
+      add([['best/score', f32Tensor([4], await read(this.best.score, 4))]]);
+    }
+    add([['stats', f32Tensor([STAT_COUNT], await read(this.stats, STAT_COUNT))]]);
+    const sources: SourceState[] = [];
+    for (const src of this.phases.flatMap((p) => p.sources)) {
+      const saved = await src.save(gpu);
+      sources.push(saved.info);
+      add(saved.tensors);
+    }
+    const info: TrainerStateInfo = {
+      version: 1,
+      model: this.spec.name,
+      config: configJson(this.config),
+      step: this.stepIndex,
+      lr: this.lr,
+      phase: this.phases.indexOf(this.currentPhase(this.stepIndex)),
+      sources,
+      best: this.best !== null,
+    };
+    return { info, tensors };
+  }
+
+  /**
+   * Continues from a saveState() of a trainer with the same spec and configuration (and data). Every
+   * check happens before anything changes: a state from another model or config, with a missing,
+   * extra or misshapen tensor, or inconsistent stream positions, is refused with a message naming it.
+   */
+  loadState(state: TrainerState): void {
+    this.gpu.checkAlive();
+    const { info, tensors } = state;
+    function refuse(what: string): never {
+      throw new Error(`cannot load the trainer state: ${what}`);
+    }
+    if (info?.version !== 1) refuse(`unknown state version ${info?.version}`);
+    if (info.model !== this.spec.name) refuse(`it was saved from model ${info.model}, this trainer runs ${this.spec.name}`);
+    const diff = firstDifference(configJson(this.config), info.config);
+    if (diff) refuse(`it was saved with ${valueText(diff.path, diff.found)}, this trainer has ${valueText(diff.path, diff.expected)}`);
+    if (!Number.isInteger(info.step) || info.step < 0 || info.step > this.config.steps) refuse(`step ${info.step} is outside the run's ${this.config.steps} steps`);
+    if (typeof info.lr !== 'number' || !Number.isFinite(info.lr) || info.lr <= 0) refuse(`bad learning rate ${info.lr}`);
+    const phase = this.phases.indexOf(this.currentPhase(info.step));
+    if (info.phase !== phase) refuse(`it says phase ${info.phase} at step ${info.step}, where this run is in phase ${phase}`);
+    const sources = this.phases.flatMap((p) => p.sources);
+    const labels = sources.map((src) => src.label).join(', ');
+    if (!Array.isArray(info.sources) || info.sources.map((x) => x?.label).join(', ') !== labels) {
+      refuse(`its minibatch streams are not this trainer's (${labels})`);
+    }
+    const { model } = this;
+    const { layout } = model;
+    // The tensors, each with its dtype and shape (null: any length, checked by the stream).
+    const expected: [string, 'F32' | 'U32', readonly number[] | null][] = [];
+    const slots = (l: TensorLayout, prefix: string) => l.tensors.forEach((t) => expected.push([prefix + t.name, 'F32', t.shape]));
+    slots(layout, '');
+    slots(layout.state, '');
+    slots(layout, 'velocity/');
+    if (info.best) {
+      slots(layout, 'best/');
+      slots(layout.state, 'best.state/');
+      expected.push(['best/score', 'F32', [4]]);
+    }
+    expected.push(['stats', 'F32', [STAT_COUNT]]);
+    sources.forEach((src, i) => src.expectedTensors(info.sources[i]).forEach(([name, shape]) => expected.push([name, 'U32', shape[0] < 0 ? null : shape])));
+    for (const [name, dtype, shape] of expected) {
+      const t = tensors.get(name);
+      if (!t) refuse(`tensor ${name} is missing`);
+      if (t.dtype !== dtype) refuse(`tensor ${name} is ${t.dtype}, expected ${dtype}`);
+      if (shape ? t.shape.join(',') !== shape.join(',') : t.shape.length !== 1) refuse(`tensor ${name} has shape [${t.shape}], expected [${shape ?? 'n'}]`);
+    }
+    const known = new Set(expected.map(([name]) => name));
+    const extra = [...tensors.keys()].filter((name) => !known.has(name));
+    if (extra.length) refuse(`unexpected tensor(s) ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+    let applySources: (() => void)[] = [];
+    try {
+      applySources = sources.map((src, i) => src.prepareLoad(this.gpu, info.sources[i], tensors));
+    } catch (e) {
+      refuse((e as Error).message);
+    }
+    // Checked: now write.
+    const join = (l: TensorLayout, prefix: string) => {
+      const padded = new Float32Array(l.paddedSize);
+      for (const t of l.tensors) padded.set(asF32(tensors.get(prefix + t.name)!, prefix + t.name), t.offset);
+      return padded;
+    };
+    const { gpu } = this;
+    gpu.write(model.params, join(layout, ''));
+    gpu.write(model.velocity, join(layout, 'velocity/'));
+    if (layout.state.paddedSize) gpu.write(model.state, join(layout.state, ''));
+    if (info.best) {
+      const best = this.ensureBest();
+      gpu.write(best.params, join(layout, 'best/'));
+      if (layout.state.paddedSize) gpu.write(best.state, join(layout.state, 'best.state/'));
+      gpu.write(best.score, asF32(tensors.get('best/score')!));
+    }
+    gpu.write(this.stats, asF32(tensors.get('stats')!));
+    for (const apply of applySources) apply();
+    this.stepIndex = info.step;
+    this.setLr(info.lr);
   }
 
   private phaseStart(phase: Phase): number {
@@ -542,6 +785,15 @@ export class Trainer {
    * every evaluation point, and restoreBest() before the final evaluation.
    */
   trackBest(): void {
+    const b = this.ensureBest();
+    this.gpu.run('track best', (enc) => {
+      enc.clearBuffer(b.evalOut);
+      encodeDispatches(enc, b.dispatches, 'track best');
+    });
+  }
+
+  /** Early stopping's buffers and program (made on first use). */
+  private ensureBest(): NonNullable<Trainer['best']> {
     const clean = this.datasets.clean;
     if (!this.best) {
       const { model } = this;
@@ -556,11 +808,7 @@ export class Trainer {
       ];
       this.best = { dispatches: [...evalDispatches, ...scope.ownAll(this.k.keepBest.plan(out, score, copies, 'keep_best'))], evalOut: out, params, state, score };
     }
-    const b = this.best;
-    this.gpu.run('track best', (enc) => {
-      enc.clearBuffer(b.evalOut);
-      encodeDispatches(enc, b.dispatches, 'track best');
-    });
+    return this.best;
   }
 
   /** Puts the kept best model (trackBest) back into the parameters and state; false when none was kept. */
