@@ -54,6 +54,7 @@ interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'hidden' | 'seed'> {
   steps?: number;
   evalEvery?: number;
   resume?: boolean;
+  force?: boolean;
   shard?: Shard;
   ratios?: number[];
   points?: string[];
@@ -210,6 +211,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: the preset's, fig2 ${fig2.full.evalEvery}; at most --steps)`).argParser(parsePositiveInt))
       .addOption(new Option('--out <dir>', 'output folder (default: runs/<preset>[-quick], under runs/<dataset>/ for another data set than MNIST)'))
       .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
+      .option('--force', 'start afresh in an --out that holds an earlier sweep, replacing its results', false)
       .addOption(
         new Option('--shard <k/N>', 'run only shard k of N: run i of the sweep belongs to shard (i mod N) + 1 (default --out: runs/<preset>/shard-k-of-N); combine the shards with `l2rw sweep merge`').argParser(parseShardOption),
       )
@@ -248,7 +250,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     });
     const stop = interruptFlag(s);
     try {
-      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume) }, s, openGpu, stop.stop));
+      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force) }, s, openGpu, stop.stop));
     } finally {
       stop.dispose();
     }

@@ -12,7 +12,8 @@ import { UsageError, describeLr, validateConfig } from '../experiments/config';
 import { loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
 import { describeMissing, mergeSweeps, parseShard, readSweepRecord, recordDirs, writeMerged } from '../experiments/shard';
-import { checkSweep, describeSweepRun, pointIndex, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
+import { checkSweep, describeSweepRun, sweepFiles, pointIndex, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
+import { prepareOutDir } from './out_dir';
 import { Progress, progressMode, useColor, type Streams } from './progress';
 import { describeRun, pct } from './train';
 
@@ -53,13 +54,19 @@ export interface SweepCommandOptions {
   json: boolean;
   /** Keep the finished runs of an earlier sweep into the same folder. */
   resume: boolean;
+  /** Replace the results of an earlier sweep into the same folder (without it, such a folder is refused). */
+  force?: boolean;
 }
 
 export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
   const { plan } = o;
   validateConfig(plan.base);
   for (const point of plan.points) validateConfig({ ...plan.base, ...point.set });
-  const out = resolve(o.out);
+  const out = prepareOutDir(o.out);
+  const earlier = sweepFiles(out, plan.preset).json;
+  if (!o.resume && !o.force && existsSync(earlier)) {
+    throw new UsageError(`--out ${o.out} holds the results of an earlier sweep (${earlier}): add --resume to continue it, --force to replace it, or choose another --out`);
+  }
   const data = await loadData(plan.base.dataDir, plan.base.dataset);
   checkSweep(data, plan);
   const all = sweepConfigs(plan).length;

@@ -1,8 +1,8 @@
 // Sweeps: methods x points x seeds of a preset (presets.ts: the x axis, the methods, the sizes), one
 // GPU for every run (or for every run of one shard, see shard.ts), results written after each run so
 // an interrupted or failing sweep keeps what it computed.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { DATASET_INFO, type DataSource } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
@@ -198,12 +198,17 @@ export function planRecord(plan: SweepPlan): Record<string, unknown> {
   };
 }
 
+/**
+ * Writes a sweep's files, each atomically. results.json is the record (`--resume` and `sweep merge`
+ * read only it) and is written last; the CSVs and the plot are derived from it and rewritten from it
+ * whenever a sweep starts or resumes. So a kill between the writes leaves at most derived files one
+ * run ahead of results.json, until the next start.
+ */
 export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], meta: Record<string, unknown>): { aggregate: Aggregate; files: SweepFiles } {
   mkdirSync(dir, { recursive: true });
   const files = sweepFiles(dir, plan.preset);
   const agg = aggregate(results, plan.methods, plan.points);
   const fields = axisFields(plan.points);
-  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: planRecord(plan), aggregate: agg, runs: results }, null, 2) + '\n');
   writeFileAtomic(
     files.csv,
     toCsv(
@@ -229,7 +234,18 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
       subtitle: `${plan.base.model}, ${plan.base.steps} steps, ${describeLr(plan.base)}, ${seeds} seed${seeds === 1 ? '' : 's'} (mean ± std)`,
     }),
   );
+  writeFileAtomic(files.json, JSON.stringify({ preset: plan.preset, ...meta, plan: planRecord(plan), aggregate: agg, runs: results }, null, 2) + '\n');
   return { aggregate: agg, files };
+}
+
+/** Temporary files a killed write left behind (writeFileAtomic's `<file>.tmp-<pid>`). */
+function removeStaleTemporaries(dir: string, preset: string): void {
+  if (!existsSync(dir)) return;
+  const names = new Set(Object.values(sweepFiles(dir, preset)).map((f) => basename(f)));
+  for (const entry of readdirSync(dir)) {
+    const m = /^(.*)\.tmp-\d+$/.exec(entry);
+    if (m && names.has(m[1])) rmSync(join(dir, entry), { force: true });
+  }
 }
 
 /**
@@ -282,6 +298,7 @@ export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outD
     return writeSweep(outDir, plan, rs, { adapter: gpu.name, wall_s: wall(), complete: rs.length === configs.length, runs_planned: configs.length });
   };
   let stopped: string | undefined;
+  removeStaleTemporaries(outDir, plan.preset);
   let written = write();
   for (let i = 0; i < configs.length; i++) {
     if (hooks.shouldStop?.()) {

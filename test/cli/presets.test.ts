@@ -86,7 +86,7 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(readFileSync(join(out, 'clean-size.svg'), 'utf8')).toContain('Clean images per class');
   });
 
-  it('imbalance-noise: a long tail with noise levels as the axis; --resume keeps the runs', async () => {
+  it('imbalance-noise: a long tail with noise levels as the axis; an earlier sweep is refused without --resume, kept with it', async () => {
     const out = join(tmp, 'both');
     const args = ['sweep', '--preset', 'imbalance-noise', ...TINY, '--methods', 'plain,l2rw', '--out', out];
     const r = await l2rw(args);
@@ -97,6 +97,12 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(runs.map((x) => `${x.method}/${x.config.task}/${x.config.imbalanceFactor}/${x.config.noise}`)).toEqual([
       'plain/longtail/10/0', 'l2rw/longtail/10/0', 'plain/longtail/10/0.4', 'l2rw/longtail/10/0.4',
     ]);
+    // Into the same folder without --resume: refused before anything is replaced.
+    const before = readFileSync(join(out, 'results.json'), 'utf8');
+    const refused = await l2rw(args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--out .* holds the results of an earlier sweep .*--resume.*--force/);
+    expect(readFileSync(join(out, 'results.json'), 'utf8')).toBe(before);
     const again = await l2rw([...args, '--resume']);
     expect(again.code, again.stderr).toBe(0);
     const res2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));

@@ -7,6 +7,10 @@ import type { RunResult } from '../../src/experiments/run';
 import { PRESETS, ratioPoints } from '../../src/experiments/presets';
 import { describeSweepRun, planSweep, presetSize, sharedConfig, sweepConfigs } from '../../src/experiments/sweep';
 import { parsePositiveInt, parseRatio } from '../../src/cli/options';
+import { readSweepRecord } from '../../src/experiments/shard';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function fake(method: string, ratio: number, seed: number, err: number | null, status: RunResult['status'] = 'ok'): RunResult {
   return {
@@ -151,5 +155,21 @@ describe('presets and option parsing', () => {
     expect(parseRatio('9.95e-1')).toBe(0.995);
     for (const bad of ['abc', '', '1.5', '0', '-3', '12abc', '0x10']) expect(() => parsePositiveInt(bad), bad).toThrow();
     for (const bad of ['1', '0', '1.5', 'nan', 'Infinity']) expect(() => parseRatio(bad), bad).toThrow();
+  });
+
+  it('sweep merge reads the results.json of sweeps made before points existed (Fig. 2 ratios)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l2rw-legacy-'));
+    try {
+      const config = { task: 'imbalance', clean: 10, model: 'lenet' };
+      writeFileSync(join(dir, 'results.json'), JSON.stringify({ preset: 'fig2', plan: { methods: ['plain'], ratios: [0.9, 0.995], seeds: [1], config }, runs: [] }));
+      const rec = readSweepRecord(dir);
+      expect(rec.points).toEqual(ratioPoints([0.9, 0.995]));
+      expect(rec.axis.column).toBe('r=');
+      expect(rec.title).toBe('MNIST 4 vs 9 with class imbalance');
+      writeFileSync(join(dir, 'results.json'), JSON.stringify({ preset: 'noise', plan: { methods: ['plain'], points: [{ label: 'x', set: { lr: 1 } }], seeds: [1], config }, runs: [] }));
+      expect(() => readSweepRecord(dir)).toThrow(/no plan.points/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
