@@ -55,6 +55,7 @@ interface SweepOpts extends OptimiserOpts, Pick<RunConfig, 'hidden' | 'seed'> {
   evalEvery?: number;
   resume?: boolean;
   force?: boolean;
+  estimate?: boolean;
   shard?: Shard;
   ratios?: number[];
   points?: string[];
@@ -212,6 +213,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--out <dir>', 'output folder (default: runs/<preset>[-quick], under runs/<dataset>/ for another data set than MNIST)'))
       .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
       .option('--force', 'start afresh in an --out that holds an earlier sweep, replacing its results', false)
+      .option('--estimate', 'time each method for a few steps on this adapter and print how long the sweep (or shard) would take; writes nothing', false)
       .addOption(
         new Option('--shard <k/N>', 'run only shard k of N: run i of the sweep belongs to shard (i mod N) + 1 (default --out: runs/<preset>/shard-k-of-N); combine the shards with `l2rw sweep merge`').argParser(parseShardOption),
       )
@@ -250,7 +252,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     });
     const stop = interruptFlag(s);
     try {
-      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force) }, s, openGpu, stop.stop));
+      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), estimate: Boolean(o.estimate) }, s, openGpu, stop.stop));
     } finally {
       stop.dispose();
     }

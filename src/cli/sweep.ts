@@ -13,6 +13,7 @@ import { loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
 import { describeMissing, mergeSweeps, parseShard, readSweepRecord, recordDirs, writeMerged } from '../experiments/shard';
 import { checkSweep, describeSweepRun, sweepFiles, pointIndex, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
+import { estimateSweep, formatDuration, formatEstimate } from '../experiments/estimate';
 import { prepareOutDir } from './out_dir';
 import { Progress, progressMode, useColor, type Streams } from './progress';
 import { describeRun, pct } from './train';
@@ -56,12 +57,15 @@ export interface SweepCommandOptions {
   resume: boolean;
   /** Replace the results of an earlier sweep into the same folder (without it, such a folder is refused). */
   force?: boolean;
+  /** Only measure and print how long the sweep would take; nothing is written. */
+  estimate?: boolean;
 }
 
 export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
   const { plan } = o;
   validateConfig(plan.base);
   for (const point of plan.points) validateConfig({ ...plan.base, ...point.set });
+  if (o.estimate) return estimateCommand(o, s, gpuFactory);
   const out = prepareOutDir(o.out);
   const earlier = sweepFiles(out, plan.preset).json;
   if (!o.resume && !o.force && existsSync(earlier)) {
@@ -134,6 +138,28 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
   if (failed.length) {
     s.stderr.write(`l2rw: ${failed.length} of ${configs.length} runs did not finish (${failed.map((r) => `${describeSweepRun(plan, { ...r.config, method: r.method })}: ${r.status}`).join('; ')}); details in ${outcome.files.json}\n`);
     return 1;
+  }
+  return 0;
+}
+
+/** `l2rw sweep ... --estimate`: each method timed for a few steps here, every run priced. */
+async function estimateCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>): Promise<number> {
+  const { plan } = o;
+  const data = await loadData(plan.base.dataDir, plan.base.dataset);
+  checkSweep(data, plan);
+  const configs = shardConfigs(plan);
+  const gpu = await gpuFactory();
+  const progress = new Progress(progressMode(o.json, s), s);
+  const what = `${plan.preset}${plan.shard ? ` shard ${shardName(plan.shard)}` : ''}: ${configs.length} runs of ${plan.base.steps} steps (${plan.base.model}, ${plan.base.dataset ?? 'mnist'})`;
+  progress.log(`estimating ${what} on ${gpu.name}`);
+  const e = await estimateSweep(gpu, data, plan, configs, { onMethod: (m, i, n) => progress.log(`[${i + 1}/${n}] timing ${m}`) });
+  progress.event('estimate', { preset: plan.preset, runs: configs.length, steps: plan.base.steps, adapter: gpu.name, ...e });
+  if (!o.json) {
+    s.stdout.write(`\n${formatEstimate(e)}\n\n`);
+    s.stdout.write(
+      `${what}: about ${formatDuration(e.total_s)} on ${gpu.name} ` +
+        `(each method timed for ${e.measured_steps} steps and one evaluation after a warm-up; a sweep shares its adapter with nothing else)\n`,
+    );
   }
   return 0;
 }

