@@ -4,11 +4,27 @@ import { InvalidArgumentError } from 'commander';
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-/** The number `raw` spells, or an error saying what was expected instead. */
+/**
+ * The largest value of an integer option: 2^32 - 1. The engine holds counts, steps and seeds in 32-bit
+ * words (GPU uniforms, the mulberry32 and pcg random streams), so a larger seed would silently run as
+ * seed mod 2^32 while being recorded as given.
+ */
+export const MAX_INT_OPTION = 0xffffffff;
+
+/** The finite number `raw` spells, or an error saying what was expected instead (1e400 is Infinity: refused). */
 function num(raw: string, expected = 'a number'): number {
   const s = raw.trim();
   if (!NUMBER.test(s)) throw new InvalidArgumentError(`expected ${expected}.`);
-  return Number(s);
+  const v = Number(s);
+  if (!Number.isFinite(v)) throw new InvalidArgumentError(`expected ${expected}; ${s} is too large to be a finite number.`);
+  return v;
+}
+
+/** An integer in [min, MAX_INT_OPTION]; `expected` says so in the error. */
+function int(raw: string, min: number, expected: string): number {
+  const v = num(raw, expected);
+  if (!Number.isInteger(v) || v < min || v > MAX_INT_OPTION) throw new InvalidArgumentError(`expected ${expected}.`);
+  return v;
 }
 
 export function parseNumber(raw: string): number {
@@ -27,16 +43,14 @@ export function parseNonNegative(raw: string): number {
   return v;
 }
 
+/** A positive integer up to 2^32 - 1 (steps, batch and set sizes; validateConfig narrows some further). */
 export function parsePositiveInt(raw: string): number {
-  const v = num(raw, 'a positive integer');
-  if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError('expected a positive integer.');
-  return v;
+  return int(raw, 1, `a positive integer up to ${MAX_INT_OPTION}`);
 }
 
+/** An integer in [0, 2^32 - 1]: seeds (32-bit random streams) and paddings. */
 export function parseNonNegativeInt(raw: string): number {
-  const v = num(raw, 'an integer >= 0');
-  if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError('expected an integer >= 0.');
-  return v;
+  return int(raw, 0, `an integer in [0, ${MAX_INT_OPTION}]`);
 }
 
 /** A fraction strictly inside (0, 1): the majority-class proportion. */

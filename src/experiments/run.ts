@@ -2,13 +2,14 @@
 // is returned (and can be written) even when training stops early, so nothing computed is lost.
 import type { Mnist } from '../data/index';
 import type { Task } from '../data/tasks';
+import { GpuLimitError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
 import { usesValidation } from '../train/methods';
 import { buildModel } from '../train/models';
-import type { ModelSpec } from '../train/spec';
+import { INPUT, resolveModel, shapeSize, type ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
 import { Trainer, TrainingDivergedError } from '../train/trainer';
-import { lrDecaySteps, type RunConfig } from './config';
+import { lrDecaySteps, UsageError, type RunConfig } from './config';
 import { buildTask, trainData } from './data';
 
 export interface CurvePoint {
@@ -83,6 +84,29 @@ export function logInterval(evalEvery: number): number {
 const now = () => performance.now() / 1000;
 
 /**
+ * Refuses a batch whose buffers cannot exist on this device, before anything is allocated. Every
+ * activation, signal and gather buffer of a batch holds batch x (one example's tensor) f32 values,
+ * and each is one storage buffer, so the largest tensor per example (also the trainer's 200 chunked
+ * indices and the clean-batch Gram rows) times the batch must fit maxStorageBufferBindingSize and
+ * maxBufferSize.
+ */
+export function checkBatchFits(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>, spec: ModelSpec, batch: number, cleanN: number): void {
+  const model = resolveModel(spec);
+  const tensors: [string, number][] = [[INPUT, shapeSize(model.input)], ...model.nodes.map((n): [string, number] => [n.id, shapeSize(n.outShape)])];
+  const [name, floats] = tensors.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const perExample = 4 * Math.max(floats, 200, Math.min(cleanN, batch));
+  const [limitName, limit] =
+    limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? ['maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize] : ['maxBufferSize', limits.maxBufferSize];
+  if (batch * perExample <= limit) return;
+  const fits = Math.floor(limit / perExample);
+  throw new UsageError(
+    `--batch ${batch} is too large for this GPU: ${spec.name}'s largest tensor ("${name}", ${floats} values per example) needs ` +
+      `${batch * perExample} bytes for the batch, but one buffer may hold at most ${limit} bytes (${limitName}); ` +
+      (fits >= 1 ? `use --batch ${fits} or less` : 'use a smaller model'),
+  );
+}
+
+/**
  * Trains one model as `c` says. Never throws for training failures (divergence, device loss): those
  * come back as status 'diverged' / 'failed' with the curves measured so far. Argument errors
  * (UsageError from the task builder) do throw, before anything runs.
@@ -93,6 +117,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
   const task = buildTask(mnist, c);
   const data = trainData(mnist, task);
   const spec = modelSpec(c, task);
+  checkBatchFits(gpu.limits, spec, c.batch, task.clean.n);
   const result: RunResult = {
     status: 'ok',
     task: task.name,
@@ -184,6 +209,8 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       result.test_loss = null;
     }
   } catch (e) {
+    // A buffer the device cannot hold, found while the trainer is built: nothing ran yet.
+    if (!trainer && e instanceof GpuLimitError) throw new UsageError(`${e.message} (model ${spec.name}, --batch ${c.batch}): try a smaller --batch or model`);
     result.status = e instanceof TrainingDivergedError ? 'diverged' : 'failed';
     result.error = e instanceof Error ? e.message : String(e);
     if (e instanceof Error) result.errorName = e.name;

@@ -10,6 +10,34 @@ export const NO_ADAPTER_HELP =
   '(NVIDIA: the proprietary driver; AMD/Intel: mesa-vulkan-drivers). In a browser use a recent ' +
   'Chrome or Edge, or start Chromium with --enable-unsafe-webgpu.';
 
+/**
+ * What is wrong with the Vulkan loader's driver variables, when they name ICD files that do not exist
+ * (the loader then finds no driver at all, and Dawn no adapter); null when nothing is.
+ */
+export function vulkanDriverEnvProblem(env: Record<string, string | undefined>, exists: (path: string) => boolean): string | null {
+  for (const name of ['VK_ICD_FILENAMES', 'VK_DRIVER_FILES']) {
+    const value = env[name];
+    if (!value) continue;
+    const missing = value.split(':').filter((p) => p && !exists(p));
+    if (missing.length) {
+      return (
+        `${name} is set to ${value}, but ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist: ` +
+        `unset ${name}, or point it at an installed Vulkan driver's ICD file (e.g. ${LAVAPIPE_ICD}, Mesa lavapipe)`
+      );
+    }
+  }
+  return null;
+}
+
+/** NO_ADAPTER_HELP, led by what is wrong with VK_ICD_FILENAMES / VK_DRIVER_FILES (Node) when something is. */
+export async function noAdapterHelp(): Promise<string> {
+  if (!isNode()) return NO_ADAPTER_HELP;
+  const { existsSync } = await import('node:fs');
+  const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
+  const problem = vulkanDriverEnvProblem(env, existsSync);
+  return problem ? `No WebGPU adapter found: ${problem}. ${NO_ADAPTER_HELP.replace(/^No WebGPU adapter found\. /, 'Otherwise: ')}` : NO_ADAPTER_HELP;
+}
+
 function isNode(): boolean {
   const p = (globalThis as { process?: { versions?: { node?: string } } }).process;
   return typeof p?.versions?.node === 'string';

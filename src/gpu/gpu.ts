@@ -1,6 +1,7 @@
 // A small WebGPU runtime: one device, labelled and counted buffers, cached pipelines with readable
 // compile errors, per-dispatch uniform buffers, and a readback helper for use outside hot loops.
-import { getNavigatorGpu, NO_ADAPTER_HELP, runtimeName } from './device';
+import { withoutDawnLimitNotices } from './dawn_stderr';
+import { getNavigatorGpu, NO_ADAPTER_HELP, noAdapterHelp, runtimeName } from './device';
 import { GpuLimitError, GpuLostError, GpuUnavailableError, ShaderCompileError } from './errors';
 import { packUniforms, uniformByteSize, type UniformSpec, type UniformValues } from './uniforms';
 
@@ -109,10 +110,13 @@ export class Gpu {
   }
 
   static async create(options: GpuOptions = {}): Promise<Gpu> {
-    const entry = await getNavigatorGpu();
+    // Dawn prints two notices about clamped limits while it initialises the adapter (dawn_stderr.ts).
+    const { entry, adapter } = await withoutDawnLimitNotices(async () => {
+      const entry = await getNavigatorGpu();
+      return { entry, adapter: entry ? await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' }) : null };
+    });
     if (!entry) throw new GpuUnavailableError(`WebGPU is not available in this environment. ${NO_ADAPTER_HELP}`);
-    const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-    if (!adapter) throw new GpuUnavailableError(NO_ADAPTER_HELP);
+    if (!adapter) throw new GpuUnavailableError(await noAdapterHelp());
     const info = adapter.info;
     const summary: AdapterSummary = {
       vendor: info?.vendor ?? '',
@@ -154,6 +158,23 @@ export class Gpu {
   /** Throws when the device is gone, so a run stops with a clear message instead of hanging. */
   checkAlive(): void {
     if (this.lostReason) throw new GpuLostError(`l2rw-gpu: ${this.lostReason}`);
+  }
+
+  /**
+   * The error to report for a failed asynchronous GPU operation (mapAsync, onSubmittedWorkDone): when
+   * the device is lost, a GpuLostError carrying the runtime's reason, else `e` itself. A loss rejects
+   * pending maps with a bare AbortError (empty message) before device.lost settles, so this waits for
+   * device.lost a moment (at most `waitMs`) before deciding.
+   */
+  async failure(e: unknown, waitMs = 500): Promise<unknown> {
+    if (!this.lostReason) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, waitMs)));
+      // The constructor's device.lost handler runs before this await resumes: it was registered first.
+      await Promise.race([this.device.lost.then(() => undefined), timeout]);
+      clearTimeout(timer);
+    }
+    return this.lostReason ? new GpuLostError(`l2rw-gpu: ${this.lostReason}`, { cause: e }) : e;
   }
 
   // ---- buffers ----------------------------------------------------------------------------------
@@ -343,8 +364,7 @@ export class Gpu {
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
-      this.checkAlive();
-      throw e;
+      throw await this.failure(e);
     }
     const out = staging.getMappedRange().slice(0, size);
     staging.unmap();
@@ -362,7 +382,11 @@ export class Gpu {
 
   /** Waits for all submitted work (wall-clock timing in benchmarks). */
   async idle(): Promise<void> {
-    await this.device.queue.onSubmittedWorkDone();
+    try {
+      await this.device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      throw await this.failure(e);
+    }
     this.checkAlive();
   }
 

@@ -9,6 +9,7 @@ export interface StepStatsSnapshot {
   /** Training step (1-based) at which the snapshot was taken. */
   step: number;
   steps: number;
+  /** Mean losses per step; NaN when the window saw non-finite losses or weights (nonFinite > 0). */
   trainLoss: number;
   valLoss: number;
   weightedLoss: number;
@@ -54,25 +55,39 @@ export class StatsReader {
   collect(slot: number, step: number): Promise<StepStatsSnapshot> {
     const buf = this.ring[slot];
     this.gpu.counters.readbacks++;
-    const p = buf.mapAsync(GPUMapMode.READ).then(() => {
-      const v = new Float32Array(buf.getMappedRange().slice(0));
-      buf.unmap();
-      this.busy[slot] = null;
-      const steps = Math.max(1, v[STAT.steps]);
-      return {
-        step,
-        steps: v[STAT.steps],
-        trainLoss: v[STAT.trainLoss] / steps,
-        valLoss: v[STAT.valLoss] / steps,
-        weightedLoss: v[STAT.weightedLoss] / steps,
-        zeroWeights: v[STAT.zeroWeights] / steps,
-        maxWeight: v[STAT.maxWeight],
-        nonFinite: v[STAT.nonFinite],
-        flaggedWeight: v[STAT.flaggedWeight] / steps,
-      };
-    });
+    const p = buf.mapAsync(GPUMapMode.READ).then(
+      () => {
+        const v = new Float32Array(buf.getMappedRange().slice(0));
+        buf.unmap();
+        this.busy[slot] = null;
+        return snapshot(v, step);
+      },
+      async (e: unknown) => {
+        this.busy[slot] = null;
+        // A lost device rejects the map with a bare AbortError: report the loss and its reason instead.
+        throw await this.gpu.failure(e);
+      },
+    );
     this.busy[slot] = p;
     this.next = (slot + 1) % this.ring.length;
     return p;
   }
+}
+
+function snapshot(v: Float32Array, step: number): StepStatsSnapshot {
+  const steps = Math.max(1, v[STAT.steps]);
+  // The GPU sums only finite values and counts the others: with any non-finite value in the window
+  // the sums are no mean loss at all, so they read NaN rather than a misleading (often 0) number.
+  const mean = (sum: number) => (v[STAT.nonFinite] > 0 ? NaN : sum / steps);
+  return {
+    step,
+    steps: v[STAT.steps],
+    trainLoss: mean(v[STAT.trainLoss]),
+    valLoss: mean(v[STAT.valLoss]),
+    weightedLoss: mean(v[STAT.weightedLoss]),
+    zeroWeights: v[STAT.zeroWeights] / steps,
+    maxWeight: v[STAT.maxWeight],
+    nonFinite: v[STAT.nonFinite],
+    flaggedWeight: v[STAT.flaggedWeight] / steps,
+  };
 }
