@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The l2rw command. The CLI is TypeScript with `?raw` WGSL imports, so it runs from its vite build
 // (dist/cli/main.js). In a source checkout a missing or stale build (older than src/) is rebuilt
-// first; where vite is unavailable the user is told to run `npm run build:cli`.
+// first; where vite is unavailable the user is told to run `npm run build:cli`. An installed package
+// (no src/ and no vite.cli.config.ts: npm pack builds dist/cli/main.js into it, `prepack`) runs its
+// build as it is and never tries to rebuild.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,7 +50,11 @@ function viteBin() {
 
 const why = needsBuild();
 if (why) {
-  const vite = existsSync(config) ? viteBin() : null;
+  if (!existsSync(join(root, 'src')) || !existsSync(config)) {
+    process.stderr.write(`l2rw: this installation of l2rw-gpu is incomplete (dist/cli/main.js ${why}); reinstall the package\n`);
+    process.exit(1);
+  }
+  const vite = viteBin();
   if (!vite) {
     process.stderr.write(`l2rw: the CLI build dist/cli/main.js ${why}; run \`npm run build:cli\` in ${root}\n`);
     process.exit(1);
