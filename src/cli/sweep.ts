@@ -59,6 +59,8 @@ export interface SweepCommandOptions {
   force?: boolean;
   /** Only measure and print how long the sweep would take; nothing is written. */
   estimate?: boolean;
+  /** Checkpoint each run every this many steps (0: only when stopped). */
+  checkpointEvery?: number;
 }
 
 export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>, shouldStop: () => boolean): Promise<number> {
@@ -116,7 +118,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
       progress.event('run', { index: i, point: plan.points[pointIndex(plan, r.config)]?.label, seed: r.config.seed, ...summary });
     },
     shouldStop,
-  }, o.resume);
+  }, { resume: o.resume, checkpointEvery: o.checkpointEvery ?? 0 });
   progress.update(outcome.results.length * plan.base.steps);
   progress.stop();
   const failed = outcome.results.filter((r) => r.status === 'diverged' || r.status === 'failed');

@@ -1,6 +1,8 @@
 // `l2rw train`: one model, DIR/result.json and DIR/curves.csv.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu';
-import { validateConfig, type RunConfig } from '../experiments/config';
+import { UsageError, validateConfig, type RunConfig } from '../experiments/config';
 import { buildTask, loadData } from '../experiments/data';
 import { writeRunFiles } from '../experiments/report';
 import { checkBatchFits, modelSpec, runExperiment, type CurvePoint } from '../experiments/run';
@@ -11,7 +13,16 @@ export interface TrainCommandOptions {
   config: RunConfig;
   out: string;
   json: boolean;
+  /** Continue from OUT/checkpoint.safetensors when it exists. */
+  resume?: boolean;
+  /** Start afresh although OUT holds a checkpoint. */
+  force?: boolean;
+  /** Write a checkpoint every this many steps (0: only when stopped). */
+  checkpointEvery?: number;
 }
+
+/** Where `train` keeps its run's checkpoint: in its output folder, removed once the run is over. */
+export const trainCheckpointFile = (out: string) => join(out, 'checkpoint.safetensors');
 
 export function describeRun(c: RunConfig): string {
   const what = c.task === 'imbalance' ? `imbalance ratio ${c.ratio}` : `noise ${c.noise} (${c.flip} flip)`;
@@ -40,12 +51,17 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   const mnist = await loadData(c.dataDir, c.dataset);
   const task = buildTask(mnist, c);
   const out = prepareOutDir(o.out);
+  const checkpoint = trainCheckpointFile(out);
+  const hasCheckpoint = existsSync(checkpoint);
+  if (hasCheckpoint && !o.resume && !o.force) {
+    throw new UsageError(`--out ${o.out} holds the checkpoint of an interrupted run (${checkpoint}): add --resume to continue it, --force to start afresh, or choose another --out`);
+  }
   const gpu = await gpuFactory();
   // A batch this device cannot hold is a usage error too: the one line on stderr, before the run starts.
   checkBatchFits(gpu.limits, modelSpec(c, task), c.batch, task.clean.n);
   const progress = new Progress(progressMode(o.json, s), s);
   progress.event('start', { command: 'train', config: c, adapter: gpu.name, out });
-  progress.log(`training ${describeRun(c)}, ${c.steps} steps on ${gpu.name}`);
+  progress.log(`training ${describeRun(c)}, ${c.steps} steps on ${gpu.name}${o.resume && hasCheckpoint ? `, continuing from ${checkpoint}` : ''}`);
   progress.start(c.steps, { label: c.method });
   const result = await runExperiment(gpu, mnist, c, {
     onProgress: (step, loss) => {
@@ -57,10 +73,14 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
       progress.event('eval', { ...p });
     },
     shouldStop,
+    checkpoint: { file: checkpoint, every: o.checkpointEvery ?? 0, resume: Boolean(o.resume) },
+    onCheckpoint: (step, file) => progress.event('checkpoint', { step, file }),
   });
   progress.update(result.steps);
   progress.stop();
   const files = writeRunFiles(out, result);
+  // The result is on disk: the checkpoint is needed only to continue an interrupted run.
+  if (result.status !== 'interrupted') rmSync(checkpoint, { force: true });
   const { curves: _curves, ...summary } = result;
   progress.event('done', { ...summary, files });
   if (!o.json) {
@@ -72,7 +92,8 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   }
   if (result.status !== 'ok') {
     const why = (result.error ?? result.status).replace(/\.\s*$/, '');
-    s.stderr.write(`l2rw: ${result.status === 'failed' ? `training failed: ${why}` : why}; what was computed is in ${files.json}\n`);
+    const resume = result.status === 'interrupted' && result.checkpoint ? `; continue it with the same command and --resume` : '';
+    s.stderr.write(`l2rw: ${result.status === 'failed' ? `training failed: ${why}` : why}; what was computed is in ${files.json}${resume}\n`);
     return result.status === 'interrupted' ? 130 : 1;
   }
   return 0;

@@ -8,6 +8,7 @@ import { usesValidation } from '../train/methods';
 import { buildModel } from '../train/models';
 import { INPUT, resolveModel, shapeSize, type ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
+import { checkpointMismatch, dataFingerprint, readCheckpoint, writeCheckpoint } from '../train/checkpoint';
 import { Trainer, TrainingDivergedError } from '../train/trainer';
 import { lrDecaySteps, UsageError, type RunConfig } from './config';
 import { buildTask, trainData } from './data';
@@ -32,6 +33,8 @@ export interface CurvePoint {
   val_batch_loss?: number | null;
   /** Learning rate of the last step before this point (changes only with --lr-decay-at). */
   lr: number;
+  /** The evaluation made when the run was interrupted (not one of the run's regular points). */
+  interrupted?: true;
 }
 
 export type RunStatus = 'ok' | 'diverged' | 'failed' | 'interrupted';
@@ -59,6 +62,10 @@ export interface RunResult {
   steps_per_s: number;
   /** Early stopping: the result (test error, losses) is the model kept at the best clean-set evaluation. */
   selected?: boolean;
+  /** The step this invocation continued from, when the run was resumed from a checkpoint. */
+  resumed_from?: number;
+  /** An interrupted run: the checkpoint it can be resumed from (`--resume`). */
+  checkpoint?: string;
   curves: CurvePoint[];
   started_at: string;
 }
@@ -67,8 +74,41 @@ export interface RunHooks {
   /** After each statistics readback (every few steps): the steps done and the latest mean loss. */
   onProgress?(step: number, loss: number): void;
   onEval?(point: CurvePoint): void;
-  /** Checked before every step; true ends the run early with status 'interrupted'. */
+  /** Checked before every step; true ends the run early with status 'interrupted' (and a checkpoint). */
   shouldStop?(): boolean;
+  /** Checkpoints of this run: where, how often, and whether to continue from one. */
+  checkpoint?: RunCheckpoints;
+  /** After a checkpoint is written. */
+  onCheckpoint?(step: number, file: string): void;
+}
+
+export interface RunCheckpoints {
+  /** The checkpoint file (safetensors layout, written atomically). */
+  file: string;
+  /** Also write one every this many steps (0 or absent: only when the run is stopped). */
+  every?: number;
+  /** Continue from `file` when it exists; a checkpoint of another config or data is refused. */
+  resume?: boolean;
+}
+
+/** What a checkpoint keeps besides the trainer: the run's record so far. */
+interface RunProgress {
+  curves: CurvePoint[];
+  /** Statistics since the last evaluation, for the next curve point. */
+  window: StepStatsSnapshot[];
+  train_s: number;
+  eval_s: number;
+  wall_s: number;
+  started_at: string;
+}
+
+/**
+ * The settings a checkpoint must share with the run that continues it: all of them but where the
+ * data lives (the same files mounted elsewhere give the same run).
+ */
+function checkpointConfig(c: RunConfig): Omit<RunConfig, 'dataDir'> {
+  const { dataDir: _d, ...rest } = c;
+  return rest;
 }
 
 export function modelSpec(c: RunConfig, task: Pick<Task, 'inputShape' | 'numClasses'>): ModelSpec {
@@ -82,6 +122,14 @@ export function logInterval(evalEvery: number): number {
 }
 
 const now = () => performance.now() / 1000;
+
+async function fileExists(file: string): Promise<boolean> {
+  const { stat } = await import('node:fs/promises');
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
 
 /**
  * Refuses a batch whose buffers cannot exist on this device, before anything is allocated. Every
@@ -138,7 +186,10 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
     started_at,
   };
   let trainer: Trainer | null = null;
+  // Seconds spent in this invocation's evaluations, and by earlier invocations of this run (resumed
+  // from a checkpoint).
   let evalS = 0;
+  let prior = { train_s: 0, eval_s: 0, wall_s: 0 };
   try {
     const logEvery = logInterval(c.evalEvery);
     trainer = await Trainer.create(gpu, spec, data, {
@@ -155,14 +206,66 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       augment: c.augmentPad === undefined ? undefined : { pad: c.augmentPad },
       l2rwPath: c.l2rwPath ?? 'auto',
     });
-    const tTrain = now();
     // Snapshots since the last evaluation, aggregated into the next curve point.
     let window: StepStatsSnapshot[] = [];
     let inflight: Promise<StepStatsSnapshot>[] = [];
-    for (let i = 0; i < c.steps; i++) {
+    const ck = hooks.checkpoint;
+    const meta = ck ? { config: checkpointConfig(c), data: dataFingerprint(data) } : undefined;
+    if (ck?.resume && meta && (await fileExists(ck.file))) {
+      const saved = await readCheckpoint(ck.file).catch((e: unknown) => {
+        throw new UsageError(`--resume: ${(e as Error).message}`);
+      });
+      const why = checkpointMismatch(meta, saved.meta);
+      if (why) throw new UsageError(`--resume: ${ck.file} belongs to another run: ${why}`);
+      trainer.loadState(saved.state);
+      const p = saved.meta.extra as RunProgress;
+      prior = { train_s: p.train_s, eval_s: p.eval_s, wall_s: p.wall_s };
+      result.curves = p.curves;
+      window = p.window;
+      result.started_at = p.started_at;
+      result.steps = trainer.step;
+      result.resumed_from = trainer.step;
+      const last = p.curves.at(-1);
+      if (last) Object.assign(result, { test_error: last.test_error, test_loss: last.test_loss, val_loss: last.val_loss });
+    }
+    const tTrain = now();
+    /** Writes the run's checkpoint after step `step`: the trainer, and the record so far. */
+    const checkpoint = async (step: number) => {
+      if (!ck || !meta || !trainer) return;
+      window.push(...(await Promise.all(inflight)));
+      inflight = [];
+      const progress: RunProgress = {
+        curves: result.curves,
+        window,
+        train_s: prior.train_s + (now() - tTrain - evalS),
+        eval_s: prior.eval_s + evalS,
+        wall_s: prior.wall_s + (now() - t0),
+        started_at: result.started_at,
+      };
+      await writeCheckpoint(ck.file, await trainer.saveState(), { ...meta, extra: progress });
+      hooks.onCheckpoint?.(step, ck.file);
+    };
+    for (let i = trainer.step; i < c.steps; i++) {
       if (hooks.shouldStop?.()) {
         result.status = 'interrupted';
         result.error = `interrupted after ${i} of ${c.steps} steps`;
+        await checkpoint(i);
+        if (ck) result.checkpoint = ck.file;
+        // The model as it stands, so an interrupted run still reports where it got to. After the
+        // checkpoint, whose curves stay those of an uninterrupted run.
+        if (i > 0 && i !== result.curves.at(-1)?.step) {
+          window.push(...(await Promise.all(inflight)));
+          inflight = [];
+          const te = now();
+          const val = await trainer.evaluate('clean');
+          const test = await trainer.evaluate('test');
+          evalS += now() - te;
+          const point: CurvePoint = { ...curvePoint(i, trainer.learningRateAt(i - 1), window, val.loss, test, c, data.trainFlags !== undefined), interrupted: true };
+          window = [];
+          result.curves.push(point);
+          Object.assign(result, { test_error: test.error, test_loss: test.loss, val_loss: val.loss });
+          hooks.onEval?.(point);
+        }
         break;
       }
       // Statistics come back asynchronously: progress is reported when they arrive, and they are
@@ -192,8 +295,9 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
         result.val_loss = val.loss;
         hooks.onEval?.(point);
       }
+      if (ck?.every && (i + 1) % ck.every === 0 && !last) await checkpoint(i + 1);
     }
-    result.train_s = now() - tTrain - evalS;
+    result.train_s = prior.train_s + (now() - tTrain - evalS);
     if (trainer.selectsOnClean && result.status === 'ok' && (await trainer.restoreBest())) {
       // The run's result is the kept model's (the curves show the model at each evaluation point).
       const te = now();
@@ -204,11 +308,9 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       result.test_loss = test.loss;
       result.selected = true;
     }
-    if (result.status === 'interrupted') {
-      result.test_error = null;
-      result.test_loss = null;
-    }
   } catch (e) {
+    // A checkpoint that belongs to another run (--resume): the user's mistake, found before training.
+    if (e instanceof UsageError) throw e;
     // A buffer the device cannot hold, found while the trainer is built: nothing ran yet.
     if (!trainer && e instanceof GpuLimitError) throw new UsageError(`${e.message} (model ${spec.name}, --batch ${c.batch}): try a smaller --batch or model`);
     result.status = e instanceof TrainingDivergedError ? 'diverged' : 'failed';
@@ -218,12 +320,12 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
     // The test error of a half-trained or diverged model is not a result of the method.
     result.test_error = null;
     result.test_loss = null;
-    result.train_s = Math.max(0, now() - t0 - evalS);
+    result.train_s = prior.train_s + Math.max(0, now() - t0 - evalS);
   } finally {
     trainer?.destroy();
   }
-  result.eval_s = evalS;
-  result.wall_s = now() - t0;
+  result.eval_s = prior.eval_s + evalS;
+  result.wall_s = prior.wall_s + (now() - t0);
   result.steps_per_s = result.train_s > 0 ? result.steps / result.train_s : 0;
   return result;
 }

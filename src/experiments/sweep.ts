@@ -2,7 +2,7 @@
 // GPU for every run (or for every run of one shard, see shard.ts), results written after each run so
 // an interrupted or failing sweep keeps what it computed.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DATASET_INFO, type DataSource } from '../data/index';
 import { GpuLostError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
@@ -282,7 +282,21 @@ export function runKey(plan: Pick<SweepPlan, 'points'>, c: SweepRunId): string |
   return i < 0 ? undefined : `${c.method}|${plan.points[i].label}|${c.seed}`;
 }
 
-export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, resume = false): Promise<SweepOutcome> {
+export interface SweepOptions {
+  /** Keep the finished runs of an earlier sweep into outDir, and continue its interrupted run from its checkpoint. */
+  resume?: boolean;
+  /** Checkpoint each run every this many steps (0: only when the sweep is stopped). */
+  checkpointEvery?: number;
+}
+
+/** Where run `c` of a sweep keeps its checkpoint while it trains (removed once its result is recorded). */
+export function runCheckpointFile(outDir: string, plan: Pick<SweepPlan, 'points'>, c: SweepRunId): string {
+  const label = plan.points[pointIndex(plan, c)]?.label ?? 'run';
+  return join(outDir, 'checkpoints', `${c.method}_${label.replace(/[^A-Za-z0-9.]+/g, '-')}_s${c.seed}.safetensors`);
+}
+
+export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outDir: string, hooks: SweepHooks = {}, o: SweepOptions = {}): Promise<SweepOutcome> {
+  const resume = Boolean(o.resume);
   const t0 = performance.now();
   const configs = shardConfigs(plan);
   const earlier = resume ? previousSweep(outDir, plan) : { runs: [], wall_s: 0 };
@@ -311,13 +325,18 @@ export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outD
       continue;
     }
     hooks.onRunStart?.(i, configs.length, configs[i]);
+    const checkpoint = runCheckpointFile(outDir, plan, configs[i]);
+    mkdirSync(dirname(checkpoint), { recursive: true });
     const r = await runExperiment(gpu, data, configs[i], {
       onProgress: (step, loss) => hooks.onProgress?.(i, step, loss),
       onEval: (p) => hooks.onEval?.(i, p),
       shouldStop: hooks.shouldStop,
+      checkpoint: { file: checkpoint, every: o.checkpointEvery ?? 0, resume },
     });
     slots[i] = r;
     written = write();
+    // Recorded in results.json: the run's checkpoint is no longer needed (an interrupted run keeps it for --resume).
+    if (r.status !== 'interrupted') rmSync(checkpoint, { force: true });
     hooks.onRunEnd?.(i, configs.length, r);
     if (r.status === 'interrupted') {
       stopped = 'interrupted';
