@@ -205,12 +205,14 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .option('--resume', "continue the interrupted run in --out from its checkpoint (OUT/checkpoint.safetensors); refused if the checkpoint's settings or data differ", false)
       .option('--force', 'start afresh in an --out that holds the checkpoint of an interrupted run', false),
   );
-  train.action(async (o: TrainOpts) => {
+  train.action(async (o: TrainOpts, cmd: Command) => {
     const config = trainConfig(o);
     const stop = interruptFlag(s);
     try {
+      // The arguments as given (parsed `from: 'user'`): an unfinished run prints them back with --resume.
+      const argv = (cmd.parent as { rawArgs?: string[] } | null)?.rawArgs ?? ['train'];
       const code = await trainCommand(
-        { config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), checkpointEvery: o.checkpointEvery },
+        { config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), checkpointEvery: o.checkpointEvery, argv },
         s,
         openGpu,
         stop.stop,

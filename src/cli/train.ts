@@ -19,6 +19,29 @@ export interface TrainCommandOptions {
   force?: boolean;
   /** Write a checkpoint every this many steps (0: only when stopped). */
   checkpointEvery?: number;
+  /** The command line's arguments after `l2rw` (`train ...`): an unfinished run's resume command repeats them. */
+  argv?: readonly string[];
+}
+
+/** A word as a POSIX shell reads it back: bare when it is safe, else in single quotes. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that continues this run: the same arguments, plus --resume (once). */
+export function resumeCommand(argv: readonly string[]): string {
+  const args = argv.includes('--resume') ? argv : [...argv, '--resume'];
+  return ['l2rw', ...args].map(shellQuote).join(' ');
+}
+
+/**
+ * Fault injection for the tests (issue 15): L2RW_TEST_DEVICE_LOSS_AT_STEP=N destroys the GPU device
+ * once the statistics of step N or later are in, as a driver reset would. Not a user setting.
+ */
+function deviceLossFault(s: Streams): number | null {
+  const raw = s.env.L2RW_TEST_DEVICE_LOSS_AT_STEP;
+  const n = raw === undefined ? NaN : Number(raw);
+  return Number.isSafeInteger(n) && n >= 1 ? n : null;
 }
 
 /** Where `train` keeps its run's checkpoint: in its output folder, removed once the run is over. */
@@ -63,8 +86,10 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   progress.event('start', { command: 'train', config: c, adapter: gpu.name, out });
   progress.log(`training ${describeRun(c)}, ${c.steps} steps on ${gpu.name}${o.resume && hasCheckpoint ? `, continuing from ${checkpoint}` : ''}`);
   progress.start(c.steps, { label: c.method });
+  const loseDeviceAt = deviceLossFault(s);
   const result = await runExperiment(gpu, mnist, c, {
     onProgress: (step, loss) => {
+      if (loseDeviceAt !== null && step >= loseDeviceAt && !gpu.lostReason) gpu.device.destroy();
       progress.update(step, { loss });
       progress.event('progress', { step, loss });
     },
@@ -79,8 +104,9 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   progress.update(result.steps);
   progress.stop();
   const files = writeRunFiles(out, result);
-  // The result is on disk: the checkpoint is needed only to continue an interrupted run.
-  if (result.status !== 'interrupted') rmSync(checkpoint, { force: true });
+  // The result is on disk: the checkpoint is kept only to continue an unfinished run (interrupted,
+  // device lost, diverged: result.checkpoint); a finished run's is removed.
+  if (!result.checkpoint) rmSync(checkpoint, { force: true });
   const { curves: _curves, ...summary } = result;
   progress.event('done', { ...summary, files });
   if (!o.json) {
@@ -92,7 +118,10 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   }
   if (result.status !== 'ok') {
     const why = (result.error ?? result.status).replace(/\.\s*$/, '');
-    const resume = result.status === 'interrupted' && result.checkpoint ? `; continue it with the same command and --resume` : '';
+    // One line: what happened, where the results are, and the exact command that continues the run
+    // from its checkpoint (last, so it can be copied whole).
+    const again = o.argv ? resumeCommand(o.argv) : 'the same command with --resume';
+    const resume = result.checkpoint ? `; the checkpoint of step ${result.checkpoint_step} is kept, continue with: ${again}` : '';
     s.stderr.write(`l2rw: ${result.status === 'failed' ? `training failed: ${why}` : why}; what was computed is in ${files.json}${resume}\n`);
     return result.status === 'interrupted' ? 130 : 1;
   }

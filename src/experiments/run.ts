@@ -64,8 +64,12 @@ export interface RunResult {
   selected?: boolean;
   /** The step this invocation continued from, when the run was resumed from a checkpoint. */
   resumed_from?: number;
-  /** An interrupted run: the checkpoint it can be resumed from (`--resume`). */
+  /**
+   * A run that did not finish (interrupted, device lost, diverged): the checkpoint it can be resumed
+   * from (`--resume`), and the step it holds. Absent when no checkpoint was written.
+   */
   checkpoint?: string;
+  checkpoint_step?: number;
   curves: CurvePoint[];
   started_at: string;
 }
@@ -190,6 +194,8 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
   // from a checkpoint).
   let evalS = 0;
   let prior = { train_s: 0, eval_s: 0, wall_s: 0 };
+  // The step of the checkpoint on disk (written by this invocation, or the one it resumed from).
+  let checkpointStep: number | null = null;
   try {
     const logEvery = logInterval(c.evalEvery);
     trainer = await Trainer.create(gpu, spec, data, {
@@ -209,6 +215,9 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
     // Snapshots since the last evaluation, aggregated into the next curve point.
     let window: StepStatsSnapshot[] = [];
     let inflight: Promise<StepStatsSnapshot>[] = [];
+    // The first statistics readback that failed (a lost device, a divergence): the run stops at the
+    // next step instead of training on until the next evaluation drains the queue.
+    const failed: { error?: unknown } = {};
     const ck = hooks.checkpoint;
     const meta = ck ? { config: checkpointConfig(c), data: dataFingerprint(data) } : undefined;
     if (ck?.resume && meta && (await fileExists(ck.file))) {
@@ -225,6 +234,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       result.started_at = p.started_at;
       result.steps = trainer.step;
       result.resumed_from = trainer.step;
+      checkpointStep = trainer.step;
       const last = p.curves.at(-1);
       if (last) Object.assign(result, { test_error: last.test_error, test_loss: last.test_loss, val_loss: last.val_loss });
     }
@@ -242,7 +252,10 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
         wall_s: prior.wall_s + (now() - t0),
         started_at: result.started_at,
       };
+      // The state is read back whole before the file is touched, and written atomically: a device lost
+      // meanwhile leaves the previous checkpoint as it was.
       await writeCheckpoint(ck.file, await trainer.saveState(), { ...meta, extra: progress });
+      checkpointStep = step;
       hooks.onCheckpoint?.(step, ck.file);
     };
     for (let i = trainer.step; i < c.steps; i++) {
@@ -250,7 +263,7 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
         result.status = 'interrupted';
         result.error = `interrupted after ${i} of ${c.steps} steps`;
         await checkpoint(i);
-        if (ck) result.checkpoint = ck.file;
+        if (ck) Object.assign(result, { checkpoint: ck.file, checkpoint_step: i });
         // The model as it stands, so an interrupted run still reports where it got to. After the
         // checkpoint, whose curves stay those of an uninterrupted run.
         if (i > 0 && i !== result.curves.at(-1)?.step) {
@@ -270,10 +283,16 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
       }
       // Statistics come back asynchronously: progress is reported when they arrive, and they are
       // collected (a divergence throws) at the next evaluation, which drains the queue anyway.
+      if ('error' in failed) throw failed.error;
       const pending = await trainer.trainStep();
       if (pending) {
         inflight.push(pending.stats);
-        pending.stats.then((s) => hooks.onProgress?.(s.step, s.trainLoss), () => undefined);
+        pending.stats.then(
+          (s) => hooks.onProgress?.(s.step, s.trainLoss),
+          (e: unknown) => {
+            if (!('error' in failed)) failed.error = e;
+          },
+        );
       }
       result.steps = i + 1;
       const last = i + 1 === c.steps;
@@ -317,6 +336,8 @@ export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks:
     result.error = e instanceof Error ? e.message : String(e);
     if (e instanceof Error) result.errorName = e.name;
     if (trainer) result.steps = trainer.step;
+    // What the run can continue from: the last checkpoint, intact (never one of the failed state).
+    if (hooks.checkpoint && checkpointStep !== null) Object.assign(result, { checkpoint: hooks.checkpoint.file, checkpoint_step: checkpointStep });
     // The test error of a half-trained or diverged model is not a result of the method.
     result.test_error = null;
     result.test_loss = null;

@@ -96,16 +96,14 @@ export class Gpu {
     readonly features: ReadonlySet<string>,
   ) {
     this.placeholder = this.buffer('placeholder', 16, GPUBufferUsage.STORAGE);
+    // Reported through GpuLostError (checkAlive, failure()), never printed here: a command line's
+    // error stays the one line it writes itself.
     device.lost.then((info) => {
-      if (info.reason === 'destroyed') {
-        this.lostReason = 'the device was destroyed by this program';
-        return;
-      }
-      this.lostReason = `the WebGPU device was lost (${info.reason}): ${info.message}`;
-      console.error(
-        `l2rw-gpu: ${this.lostReason}. Results computed so far are kept; restart the run. ` +
-          'Frequent losses usually mean the driver crashed or ran out of memory: try a smaller batch.',
-      );
+      const message = (info.message ?? '').trim().replace(/\.$/, '');
+      this.lostReason =
+        info.reason === 'destroyed'
+          ? `the device was destroyed by this program (runtime: ${message || 'destroyed'})`
+          : `the WebGPU device was lost (${info.reason}${message ? `: ${message}` : ''}); frequent losses usually mean the driver crashed or ran out of memory: try a smaller batch`;
     });
   }
 
