@@ -125,22 +125,24 @@ function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
-interface ClassRows {
-  rows: unknown[][];
+/** One class file's images, checked: every non-empty row of `data`, in file order. */
+export interface FashionClassImages {
+  /** Images kept (empty rows skipped). */
+  n: number;
+  /** n * 784 pixel bytes, the images in file order. */
+  images: Uint8Array;
+  /** Empty rows skipped. */
   empty: number;
-  /** Each kept row's index in the file's `data` (null when no row was skipped: the same). */
-  index: number[] | null;
 }
 
-/** Reads and parses one class file; checks its shape (not yet its values). */
-async function readClassFile(file: string, trainPerClass: number): Promise<ClassRows> {
+/** Reads one class file's text (a missing, unreadable or non-regular file is a FashionPackageError). */
+async function readClassText(file: string): Promise<string> {
   const fs = await import('node:fs/promises');
-  let text: string;
   try {
     const st = await fs.stat(file);
     if (st.isDirectory()) throw new FashionPackageError(file, 'is a directory, expected a JSON file of images');
     if (!st.isFile()) throw new FashionPackageError(file, 'is not a regular file, expected a JSON file of images');
-    text = await fs.readFile(file, 'utf8');
+    return await fs.readFile(file, 'utf8');
   } catch (e) {
     if (e instanceof FashionPackageError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -148,13 +150,22 @@ async function readClassFile(file: string, trainPerClass: number): Promise<Class
     if (err.code === 'ENOTDIR') throw new FashionPackageError(file, 'is missing (a file stands where a folder on its path should be)');
     throw new FashionPackageError(file, `cannot be read (${oneLine(String(err.message)).replace(/, \w+ '.*'$/, '')})`);
   }
+}
+
+/**
+ * Parses and checks one class file's JSON text (`file` only names it in errors): an object whose
+ * "data" is an array of rows, each empty (skipped) or exactly 784 integers in [0, 255], with at least
+ * `trainPerClass + 1` images. Throws FashionPackageError: shape problems first, then the image count,
+ * then the first bad value.
+ */
+export function parseFashionClassJson(text: string, file: string, trainPerClass: number): FashionClassImages {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
     throw new FashionPackageError(file, `is not valid JSON (${oneLine((e as Error).message)})`);
   }
-  text = '';
+  text = ''; // lets the text (~15 MB for a real class file) go before the pixels are copied
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new FashionPackageError(file, `holds ${describeValue(parsed)}, expected an object {"data": [[${PIXELS} pixel values], ...]}`);
   }
@@ -174,7 +185,7 @@ async function readClassFile(file: string, trainPerClass: number): Promise<Class
     }
     if (row.length !== PIXELS) throw new FashionPackageError(file, `data[${i}] has ${row.length} values, expected ${PIXELS} (a 28x28 image)`);
     rows.push(row);
-    index.push(i);
+    index.push(i); // the row's index in `data` (empty rows shift it), for error messages
   }
   if (rows.length < trainPerClass + 1) {
     throw new FashionPackageError(
@@ -183,22 +194,19 @@ async function readClassFile(file: string, trainPerClass: number): Promise<Class
         `(${trainPerClass} for training and at least 1 for test; v${FASHION_PACKAGE_VERSION} has 7000)`,
     );
   }
-  return { rows, empty, index: empty ? index : null };
-}
-
-/** Copies checked rows [from, to) into `out` at image `at`; every value must be an integer in [0, 255]. */
-function copyRows(file: string, rows: unknown[][], from: number, to: number, out: Uint8Array, at: number, rowIndex: (k: number) => number): void {
-  for (let k = from; k < to; k++) {
+  const images = new Uint8Array(rows.length * PIXELS);
+  for (let k = 0; k < rows.length; k++) {
     const row = rows[k];
-    const dst = (at + k - from) * PIXELS;
+    const dst = k * PIXELS;
     for (let j = 0; j < PIXELS; j++) {
       const v = row[j];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) {
-        throw new FashionPackageError(file, `data[${rowIndex(k)}][${j}] is ${describeValue(v)}, expected an integer pixel value in [0, 255]`);
+        throw new FashionPackageError(file, `data[${index[k]}][${j}] is ${describeValue(v)}, expected an integer pixel value in [0, 255]`);
       }
-      out[dst + j] = v;
+      images[dst + j] = v;
     }
   }
+  return { n: rows.length, images, empty };
 }
 
 /**
@@ -225,16 +233,11 @@ export async function readFashionPackage(dir: string, trainPerClass: number = FA
   const emptyRows: number[] = [];
   for (let c = 0; c < CLASSES; c++) {
     const file = fashionPackageFile(root, c);
-    const { rows, empty, index } = await readClassFile(file, trainPerClass);
-    // Kept row k's index in the file's `data` (empty rows shift it), for error messages.
-    const rowIndex = index ? (k: number) => index[k] : (k: number) => k;
-    copyRows(file, rows, 0, trainPerClass, trainImages, c * trainPerClass, rowIndex);
+    const { n, images, empty } = parseFashionClassJson(await readClassText(file), file, trainPerClass);
+    trainImages.set(images.subarray(0, trainPerClass * PIXELS), c * trainPerClass * PIXELS);
     trainLabels.fill(c, c * trainPerClass, (c + 1) * trainPerClass);
-    const testN = rows.length - trainPerClass;
-    const test = new Uint8Array(testN * PIXELS);
-    copyRows(file, rows, trainPerClass, rows.length, test, 0, rowIndex);
-    testParts.push(test);
-    classSizes.push(rows.length);
+    testParts.push(images.slice(trainPerClass * PIXELS)); // a copy: the class's buffer can go
+    classSizes.push(n);
     emptyRows.push(empty);
   }
 

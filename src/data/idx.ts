@@ -146,13 +146,15 @@ function checkHeader(bytes: Uint8Array, name: string, magic: number, what: strin
   }
 }
 
-function checkLength(bytes: Uint8Array, name: string, says: string, expected: number, gunzipped: boolean): void {
-  if (bytes.length === expected) return;
+/** `expected` is exact (a BigInt): three u32 dimensions multiply to more than 2^53. */
+function checkLength(bytes: Uint8Array, name: string, says: string, expected: bigint, gunzipped: boolean): void {
+  const length = BigInt(bytes.length);
+  if (length === expected) return;
   const has = `the file has ${bytes.length} bytes${gunzipped ? ' after gunzip' : ''}`;
-  if (bytes.length < expected) throw new IdxFormatError(name, `truncated: header says ${says} (${expected} bytes) but ${has}`);
+  if (length < expected) throw new IdxFormatError(name, `truncated: header says ${says} (${expected} bytes) but ${has}`);
   throw new IdxFormatError(
     name,
-    `${bytes.length - expected} unexpected trailing bytes: header says ${says} (${expected} bytes) but ${has}`,
+    `${length - expected} unexpected trailing bytes: header says ${says} (${expected} bytes) but ${has}`,
   );
 }
 
@@ -177,9 +179,8 @@ export function parseIdxImages(bytes: Uint8Array, name: string, expect: IdxImage
       `wrong image size: header says ${says} (${rows}x${cols} pixels each) but expected ${expect.rows ?? rows}x${expect.cols ?? cols} pixels`,
     );
   }
-  const expected = 16 + n * rows * cols;
-  checkLength(raw, name, says, expected, gz);
-  return { n, rows, cols, pixels: new Uint8Array(raw.buffer, raw.byteOffset + 16, n * rows * cols) };
+  checkLength(raw, name, says, 16n + BigInt(n) * BigInt(rows) * BigInt(cols), gz);
+  return { n, rows, cols, pixels: new Uint8Array(raw.buffer, raw.byteOffset + 16, raw.length - 16) };
 }
 
 /**
@@ -192,8 +193,8 @@ export function parseIdxLabels(bytes: Uint8Array, name: string): IdxLabels {
   checkHeader(raw, name, IDX_LABELS_MAGIC, 'labels [n]', 1);
   const n = readU32(raw, 4);
   if (n === 0) throw new IdxFormatError(name, 'header says 0 labels, expected at least 1');
-  checkLength(raw, name, `${n} labels`, 8 + n, gz);
-  return { n, labels: new Uint8Array(raw.buffer, raw.byteOffset + 8, n) };
+  checkLength(raw, name, `${n} labels`, 8n + BigInt(n), gz);
+  return { n, labels: new Uint8Array(raw.buffer, raw.byteOffset + 8, raw.length - 8) };
 }
 
 /** Builds the bytes of an IDX u8 image file (for tests and tools). `pixels` has n*rows*cols bytes. */

@@ -155,18 +155,30 @@ async function readSplit(imagesPath: string, labelsPath: string, name: IdxDatase
     readDataFile(imagesPath, `the ${title} images in IDX format`),
     readDataFile(labelsPath, `the ${title} labels in IDX format`),
   ]);
-  const img = parseIdxImages(new Uint8Array(imgBytes.buffer, imgBytes.byteOffset, imgBytes.byteLength), imagesPath, {
-    rows: MNIST_ROWS,
-    cols: MNIST_COLS,
-  });
-  const lbl = parseIdxLabels(new Uint8Array(lblBytes.buffer, lblBytes.byteOffset, lblBytes.byteLength), labelsPath);
+  return parseIdxSplit(
+    new Uint8Array(imgBytes.buffer, imgBytes.byteOffset, imgBytes.byteLength),
+    imagesPath,
+    new Uint8Array(lblBytes.buffer, lblBytes.byteOffset, lblBytes.byteLength),
+    labelsPath,
+    name,
+  );
+}
+
+/**
+ * One split from the bytes of its image and label files (raw IDX or gzip; the paths only name them in
+ * errors): 28x28 images, as many labels as images, every label 0-9. Throws IdxFormatError naming the
+ * file at fault.
+ */
+export function parseIdxSplit(imageBytes: Uint8Array, imagesPath: string, labelBytes: Uint8Array, labelsPath: string, name: IdxDatasetName): Split {
+  const img = parseIdxImages(imageBytes, imagesPath, { rows: MNIST_ROWS, cols: MNIST_COLS });
+  const lbl = parseIdxLabels(labelBytes, labelsPath);
   if (img.n !== lbl.n) {
-    throw new Error(`${labelsPath}: has ${lbl.n} labels but ${imagesPath} has ${img.n} images; expected one label per image (mismatched files?)`);
+    throw new IdxFormatError(labelsPath, `has ${lbl.n} labels but ${imagesPath} has ${img.n} images; expected one label per image (mismatched files?)`);
   }
   const labels = lbl.labels;
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] >= MNIST_CLASSES) {
-      throw new Error(`${labelsPath}: label ${labels[i]} at index ${i}; expected ${name === 'mnist' ? 'digit' : 'class'} labels 0-9`);
+      throw new IdxFormatError(labelsPath, `label ${labels[i]} at index ${i}; expected ${name === 'mnist' ? 'digit' : 'class'} labels 0-9`);
     }
   }
   return { images: img.pixels, labels, n: img.n, rows: MNIST_ROWS, cols: MNIST_COLS, channels: 1 };

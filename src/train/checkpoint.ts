@@ -114,7 +114,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   };
   if (m.trainer === undefined || m.config === undefined || m.data === undefined) refuse('lacks its trainer, config or data metadata');
   const info = json('trainer') as TrainerStateInfo;
-  if (typeof info !== 'object' || info === null) refuse('has no trainer state');
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) refuse('has no trainer state (its trainer metadata is not a JSON object)');
   const meta: CheckpointMeta = { config: json('config'), data: m.data, ...(m.extra === undefined ? {} : { extra: json('extra') }) };
   return { state: { info, tensors: file.tensors }, meta };
 }

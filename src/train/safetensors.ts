@@ -48,6 +48,15 @@ const MAX_HEADER = 100_000_000;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('safetensors.ts assumes a little-endian host');
 
+/** A header value in an error message: JSON (so a name with a newline or a quote stays one line), shortened. */
+function shown(v: unknown): string {
+  return shorten(JSON.stringify(v) ?? String(v));
+}
+
+function shorten(s: string): string {
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
 function bytesOf(v: ArrayBufferView): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
@@ -115,7 +124,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return fail(`the header is not valid JSON (${(e as Error).message})`);
+    return fail(`the header is not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object');
   const dataStart = 8 + n;
@@ -126,20 +135,21 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     if (name === METADATA) {
       if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`"${METADATA}" is not an object`);
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`metadata "${k}" is not a string`);
-        metadata[k] = v as string;
+        if (typeof v !== 'string') fail(`metadata ${shown(k)} is not a string`);
+        // defineProperty: a key "__proto__" is kept as data, not taken as the object's prototype.
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
       continue;
     }
-    const what = `tensor "${name}"`;
+    const what = `tensor ${shown(name)}`;
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return fail(`${what} is not an object`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     const keys = Object.keys(entry).filter((k) => k !== 'dtype' && k !== 'shape' && k !== 'data_offsets');
-    if (keys.length) fail(`${what} has unknown field(s) ${keys.join(', ')}`);
-    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_SIZE, dtype)) fail(`${what} has unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`${what} has a bad shape ${JSON.stringify(shape)}`);
+    if (keys.length) fail(`${what} has unknown field(s) ${shorten(keys.map((k) => JSON.stringify(k).slice(1, -1)).join(', '))}`);
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_SIZE, dtype)) fail(`${what} has unknown dtype ${shown(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`${what} has a bad shape ${shown(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`${what} has bad data_offsets ${JSON.stringify(offsets)}`);
+      fail(`${what} has bad data_offsets ${shown(offsets)}`);
     }
     const [begin, end] = offsets as number[];
     if (begin > end) fail(`${what} has data_offsets [${begin}, ${end}] that end before they begin`);
@@ -154,8 +164,8 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const s of spans) {
-    if (s.begin < at) fail(`tensor "${s.name}" (bytes ${s.begin}..${s.end}) overlaps the tensor before it (which ends at ${at})`);
-    if (s.begin > at) fail(`bytes ${at}..${s.begin} of the data section belong to no tensor (before "${s.name}")`);
+    if (s.begin < at) fail(`tensor ${shown(s.name)} (bytes ${s.begin}..${s.end}) overlaps the tensor before it (which ends at ${at})`);
+    if (s.begin > at) fail(`bytes ${at}..${s.begin} of the data section belong to no tensor (before ${shown(s.name)})`);
     at = s.end;
   }
   if (at !== dataLength) fail(`${dataLength - at} trailing bytes after the last tensor`);
