@@ -9,7 +9,7 @@ import type { DatasetName } from '../data/dataset';
 import { presetDecl, type PresetName } from '../experiments/presets';
 import type { Gpu } from '../gpu/gpu';
 import { UsageError, describeLr, validateConfig } from '../experiments/config';
-import { loadData } from '../experiments/data';
+import { configDataset, loadData } from '../experiments/data';
 import { formatTable } from '../experiments/report';
 import { describeMissing, mergeSweeps, parseShard, readSweepRecord, recordDirs, writeMerged } from '../experiments/shard';
 import { checkSweep, describeSweepRun, sweepFiles, pointIndex, runSweep, shardConfigs, shardName, sharedConfig, sweepConfigs, type Shard, type SweepPlan } from '../experiments/sweep';
@@ -73,7 +73,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
   if (!o.resume && !o.force && existsSync(earlier)) {
     throw new UsageError(`--out ${o.out} holds the results of an earlier sweep (${earlier}): add --resume to continue it, --force to replace it, or choose another --out`);
   }
-  const data = await loadData(plan.base.dataDir, plan.base.dataset);
+  const data = await loadData(plan.base.dataDir, configDataset(plan.base));
   checkSweep(data, plan);
   const all = sweepConfigs(plan).length;
   const configs = shardConfigs(plan);
@@ -147,7 +147,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
 /** `l2rw sweep ... --estimate`: each method timed for a few steps here, every run priced. */
 async function estimateCommand(o: SweepCommandOptions, s: Streams, gpuFactory: () => Promise<Gpu>): Promise<number> {
   const { plan } = o;
-  const data = await loadData(plan.base.dataDir, plan.base.dataset);
+  const data = await loadData(plan.base.dataDir, configDataset(plan.base));
   checkSweep(data, plan);
   const configs = shardConfigs(plan);
   const gpu = await gpuFactory();

@@ -9,6 +9,35 @@
 export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
+/**
+ * Your own data, named like a data set: `folder:DIR` (one sub-folder of PNG/JPEG images per class,
+ * image_folder.ts) or `npy:DIR` (x.npy and y.npy as NumPy saves them, npy.ts). own_data.ts has the
+ * layout of each; their splits are taken as given (the task kind 'given').
+ */
+export const OWN_DATA_KINDS = ['folder', 'npy'] as const;
+export type OwnDataKind = (typeof OWN_DATA_KINDS)[number];
+export type OwnDataSpec = `${OwnDataKind}:${string}`;
+/** What `--dataset` takes: a built-in data set's name, or own data. */
+export type DatasetSpec = DatasetName | OwnDataSpec;
+
+/** The kind and folder of an own-data spec (`folder:DIR`, `npy:DIR`); null for anything else. */
+export function parseOwnDataSpec(v: unknown): { kind: OwnDataKind; dir: string } | null {
+  if (typeof v !== 'string') return null;
+  const m = /^(folder|npy):(.+)$/s.exec(v);
+  return m ? { kind: m[1] as OwnDataKind, dir: m[2] } : null;
+}
+
+export function isOwnDataSpec(v: unknown): v is OwnDataSpec {
+  return parseOwnDataSpec(v) !== null;
+}
+
+/** A built-in name or an own-data spec; throws a one-line error naming both forms otherwise. */
+export function parseDatasetSpec(v: string): DatasetSpec {
+  if (isDatasetName(v)) return v;
+  if (isOwnDataSpec(v)) return v;
+  throw new Error(`unknown data set "${v}" (expected one of: ${DATASETS.join(', ')}, or your own data as folder:DIR or npy:DIR)`);
+}
+
 /** One split (train or test) of a data set. */
 export interface Split {
   /** n * channels * rows * cols raw pixel bytes, C x H x W per image. */

@@ -19,13 +19,20 @@ export {
   DATASETS,
   DATASET_INFO,
   FASHION_MNIST_CLASS_NAMES,
+  OWN_DATA_KINDS,
   asImageDataset,
   imageBytes,
   isDatasetName,
+  isOwnDataSpec,
   makeImageDataset,
+  parseDatasetSpec,
+  parseOwnDataSpec,
   type DataSource,
   type DatasetInfo,
   type DatasetName,
+  type DatasetSpec,
+  type OwnDataKind,
+  type OwnDataSpec,
   type ImageDataset,
   type Mnist,
   type Split,
@@ -67,7 +74,21 @@ export {
   type CifarRecords,
   type LoadCifarOptions,
 } from './cifar';
-export { clearDatasetCache, loadDataset, type LoadDatasetOptions } from './load';
+export { clearDatasetCache, loadDataset, loadOwnDataset, type LoadDatasetOptions } from './load';
+export {
+  HELD_OUT_FRACTION,
+  HELD_OUT_SEED,
+  exampleSource,
+  givenTask,
+  holdOutTest,
+  isOwnDataset,
+  ownTrainData,
+  subsetSplit,
+  type OwnDataset,
+  type OwnSplit,
+} from './own_data';
+export { NPY_FILES, NPY_MAGIC, NpyFormatError, encodeNpy, loadNpyDataset, npyExamples, npyLabels, parseNpy, readNpyFile, type NpyArray, type NpyData, type NpyDtype } from './npy';
+export { CLEAN_LIST, DEFAULT_IMAGE_SIZE, IMAGE_EXTENSIONS, ImageFolderError, decodeImageFile, loadImageFolder, type ImageFolderOptions } from './image_folder';
 export {
   FLIP_KINDS,
   MAX_CLEAN_PER_CLASS,

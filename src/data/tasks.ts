@@ -23,7 +23,7 @@ import {
   takePerClass,
   type FlipKind,
 } from './corruption';
-import { asImageDataset, type DataSource, type DatasetName, type ImageDataset } from './dataset';
+import { asImageDataset, type DataSource, type DatasetSpec, type ImageDataset } from './dataset';
 
 export type { FlipKind } from './corruption';
 
@@ -46,14 +46,14 @@ export interface TrainSplit extends TaskSplit {
 
 export interface Task {
   name: string;
-  /** The data set the splits index into. */
-  dataset: DatasetName;
+  /** The data set the splits index into (own data: its spec, e.g. "folder:photos"). */
+  dataset: DatasetSpec;
   numClasses: number;
   train: TrainSplit;
   clean: TaskSplit;
   test: TaskSplit;
-  /** Per-example input shape [channels, rows, cols] (the data set's). */
-  inputShape: [number, number, number];
+  /** Per-example input shape [channels, rows, cols] (the data set's); own vectors: [D]. */
+  inputShape: number[];
   description: string;
   classNames: string[];
   /** Tasks with flip 'background': the class that corrupted labels go to. */

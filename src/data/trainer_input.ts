@@ -4,6 +4,7 @@
 import type { HostDataset } from '../train/dataset';
 import type { TrainData } from '../train/trainer';
 import { asImageDataset, imageBytes, type DataSource, type Split } from './dataset';
+import { isOwnDataset, ownTrainData, type OwnDataset } from './own_data';
 import type { Task, TaskSplit } from './tasks';
 
 /** A split's images as the raw bytes of `source`, in the split's order: [n, channels * rows * cols]. */
@@ -18,8 +19,12 @@ export function pixelBytes(source: Split, split: TaskSplit): HostDataset {
   return { x, y: split.y, n: split.n, dim };
 }
 
-/** Training and clean images come from the data set's train split, the test images from its test split. */
-export function taskTrainData(data: DataSource, task: Task): TrainData {
+/**
+ * Training and clean images come from the data set's train split, the test images from its test split.
+ * Own data (the 'given' task): its own train, clean and test splits.
+ */
+export function taskTrainData(data: DataSource | OwnDataset, task: Task): TrainData {
+  if (isOwnDataset(data)) return ownTrainData(data, task);
   const ds = asImageDataset(data);
   if (task.dataset !== undefined && task.dataset !== ds.name) {
     throw new Error(`taskTrainData: the task ${task.name} indexes ${task.dataset} but the data given is ${ds.title}`);

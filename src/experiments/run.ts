@@ -1,6 +1,5 @@
 // One training run: task -> Trainer -> steps with periodic evaluation -> a result record. The record
 // is returned (and can be written) even when training stops early, so nothing computed is lost.
-import type { Mnist } from '../data/index';
 import type { Task } from '../data/tasks';
 import { GpuLimitError } from '../gpu/errors';
 import type { Gpu } from '../gpu/gpu';
@@ -11,7 +10,7 @@ import type { StepStatsSnapshot } from '../train/stats_reader';
 import { checkpointMismatch, dataFingerprint, readCheckpoint, writeCheckpoint } from '../train/checkpoint';
 import { Trainer, TrainingDivergedError } from '../train/trainer';
 import { lrDecaySteps, UsageError, type RunConfig } from './config';
-import { buildTask, trainData } from './data';
+import { buildTask, trainData, type RunData } from './data';
 
 export interface CurvePoint {
   step: number;
@@ -163,7 +162,7 @@ export function checkBatchFits(limits: Pick<GPUSupportedLimits, 'maxStorageBuffe
  * come back as status 'diverged' / 'failed' with the curves measured so far. Argument errors
  * (UsageError from the task builder) do throw, before anything runs.
  */
-export async function runExperiment(gpu: Gpu, mnist: Mnist, c: RunConfig, hooks: RunHooks = {}): Promise<RunResult> {
+export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hooks: RunHooks = {}): Promise<RunResult> {
   const started_at = new Date().toISOString();
   const t0 = now();
   const task = buildTask(mnist, c);

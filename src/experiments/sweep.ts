@@ -64,13 +64,13 @@ export interface PlanOverrides {
 
 /** The full or quick size of a preset on the config's data set (default MNIST). */
 export function presetSize(preset: PresetName, o: Pick<PlanOverrides, 'quick' | 'config'> = {}): PresetSize {
-  const setting = presetDecl(preset).setting(o.config?.dataset ?? 'mnist');
+  const setting = presetDecl(preset).setting(configDataset(o.config ?? {}));
   return o.quick ? setting.quick : setting.full;
 }
 
 export function planSweep(preset: PresetName, o: PlanOverrides = {}): SweepPlan {
   const decl = presetDecl(preset);
-  const setting = decl.setting(o.config?.dataset ?? 'mnist');
+  const setting = decl.setting(configDataset(o.config ?? {}));
   const p = o.quick ? setting.quick : setting.full;
   const steps = o.steps ?? p.steps;
   const first = o.firstSeed ?? 1;
@@ -111,6 +111,7 @@ const UNUSED_BY_TASK: Record<RunConfig['task'], (keyof RunConfig)[]> = {
   imbalance: ['noise', 'flip'],
   noise: ['ratio'],
   longtail: ['ratio'],
+  given: ['ratio', 'noise', 'flip'],
 };
 
 /** The settings every run of the sweep shares: all but method, seed, what the points set and what the task ignores. */

@@ -160,6 +160,22 @@ export function parseModel(name: string): ModelName {
   throw new Error(`unknown model "${name}" (expected one of: ${MODEL_NAMES.join(', ')})`);
 }
 
-export function buildModel(name: ModelName, o: ModelOptions): ModelSpec {
-  return MODELS[name].build(o);
+/** Not a model but a choice of one for the input (own data's default): see autoModelName. */
+export const AUTO_MODEL = 'auto';
+export type ModelChoice = ModelName | typeof AUTO_MODEL;
+
+/**
+ * The model 'auto' picks for an input shape: an MLP for vectors, LeNet for small or grey images, a
+ * ResNet-8 for colour images of 32 pixels and more.
+ */
+export function autoModelName(input: Shape): ModelName {
+  if (input.length !== 3) return 'mlp';
+  const [channels, h, w] = input;
+  // LeNet's two 5x5 convolutions and 2x2 pools need at least 12 pixels a side.
+  if (Math.min(h, w) < 12) return 'mlp';
+  return channels >= 3 && Math.min(h, w) >= 32 ? 'resnet8' : 'lenet';
+}
+
+export function buildModel(name: ModelChoice, o: ModelOptions): ModelSpec {
+  return MODELS[name === AUTO_MODEL ? autoModelName(o.input) : name].build(o);
 }
