@@ -404,11 +404,17 @@ async function startOrResume(): Promise<void> {
         status.step = step;
         $('step').textContent = `${step} / ${settings.steps}`;
       },
-      state: (st: SessionState) => setState(st),
+      // A failure is shown by the error handler below, which tells a lost device from a failed step.
+      state: (st: SessionState) => {
+        if (st !== 'failed') setState(st);
+      },
       error: (e) => {
         if (deviceLost) return; // the device-lost notice says more than the failed step
         status.error = e instanceof Error ? e.message : String(e);
         showNotice(describeError(e));
+        // A step that failed because the device is gone: device.lost (which may resolve after the
+        // step's own rejection) shows the state and the browser's reason.
+        if (e instanceof Error && e.name === 'GpuLostError') return;
         setState('failed');
       },
     });
