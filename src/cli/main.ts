@@ -2,7 +2,8 @@
 // tables, Fig. 4 and Fig. 5). Exit codes:
 // 0 success, 1 runtime failure (no adapter, divergence; results so far are written), 2 bad arguments,
 // 130 interrupted. Node entry: bin/l2rw.mjs, which runs the vite build of this file (dist/cli/main.js).
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_ROLLBACK_FACTOR } from '../experiments/config';
 import { DATASETS, DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type DatasetName, type RunConfig } from '../experiments/config';
 import { PRESET_DECLS, PRESETS, type PresetName } from '../experiments/presets';
 import { planSweep, presetSize } from '../experiments/sweep';
@@ -203,10 +204,30 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .option('--seed <n>', 'seed of the task sampling, initialisation and minibatch order', parseNonNegativeInt, DEFAULT_CONFIG.seed)
       .addOption(new Option('--out <dir>', 'output folder (default: runs/train/<task>-<ratio|noise>-<method>-s<seed>)'))
       .option('--resume', "continue the interrupted run in --out from its checkpoint (OUT/checkpoint.safetensors); refused if the checkpoint's settings or data differ", false)
-      .option('--force', 'start afresh in an --out that holds the checkpoint of an interrupted run', false),
+      .option('--force', 'start afresh in an --out that holds the checkpoint of an interrupted run', false)
+      .addOption(
+        new Option('--on-diverge <action>', 'when a NaN or infinity appears in the loss, the example weights or the parameters: stop (results and the last good checkpoint are kept), or roll back to the last good checkpoint (--checkpoint-every, else the last evaluation) with the learning rate times --rollback-factor, at most 3 times')
+          .choices(['stop', 'rollback'])
+          .default('stop'),
+      )
+      .option(
+        '--rollback-factor <x>',
+        'with --on-diverge rollback: the learning-rate factor of each rollback, in (0, 1)',
+        (raw: string) => {
+          const v = parseNumber(raw);
+          if (!(v > 0 && v < 1)) throw new InvalidArgumentError('expected a number in (0, 1), e.g. 0.5.');
+          return v;
+        },
+      ),
   );
-  train.action(async (o: TrainOpts, cmd: Command) => {
-    const config = trainConfig(o);
+  train.action(async (o: TrainOpts & { onDiverge: 'stop' | 'rollback'; rollbackFactor?: number }, cmd: Command) => {
+    if (o.rollbackFactor !== undefined && o.onDiverge !== 'rollback') throw new UsageError('--rollback-factor applies only with --on-diverge rollback');
+    // Recorded only when not the default (RunConfig's optional engine settings).
+    const config: RunConfig = {
+      ...trainConfig(o),
+      ...(o.onDiverge === 'rollback' ? { onDiverge: 'rollback' as const } : {}),
+      ...(o.rollbackFactor === undefined || o.rollbackFactor === DEFAULT_ROLLBACK_FACTOR ? {} : { rollbackFactor: o.rollbackFactor }),
+    };
     const stop = interruptFlag(s);
     try {
       // The arguments as given (parsed `from: 'user'`): an unfinished run prints them back with --resume.

@@ -28,9 +28,13 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command that continues this run: the same arguments, plus --resume (once). */
-export function resumeCommand(argv: readonly string[]): string {
-  const args = argv.includes('--resume') ? argv : [...argv, '--resume'];
+/**
+ * The command that continues this run: the same arguments, plus --resume (once), and for a run that
+ * diverged without rolling back, --on-diverge rollback (continuing it as it was would diverge again).
+ */
+export function resumeCommand(argv: readonly string[], diverged = false): string {
+  const args = argv.includes('--resume') ? [...argv] : [...argv, '--resume'];
+  if (diverged && !args.some((a) => a === '--on-diverge' || a.startsWith('--on-diverge='))) args.push('--on-diverge', 'rollback');
   return ['l2rw', ...args].map(shellQuote).join(' ');
 }
 
@@ -100,6 +104,10 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
     shouldStop,
     checkpoint: { file: checkpoint, every: o.checkpointEvery ?? 0, resume: Boolean(o.resume) },
     onCheckpoint: (step, file) => progress.event('checkpoint', { step, file }),
+    onRollback: (r) => {
+      progress.log(`diverged: non-finite ${r.quantity} at step ${r.step}; back to step ${r.to_step} with learning rate ${r.lr}`);
+      progress.event('rollback', { ...r });
+    },
   });
   progress.update(result.steps);
   progress.stop();
@@ -120,7 +128,8 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
     const why = (result.error ?? result.status).replace(/\.\s*$/, '');
     // One line: what happened, where the results are, and the exact command that continues the run
     // from its checkpoint (last, so it can be copied whole).
-    const again = o.argv ? resumeCommand(o.argv) : 'the same command with --resume';
+    const diverged = result.status === 'diverged' && c.onDiverge !== 'rollback';
+    const again = o.argv ? resumeCommand(o.argv, diverged) : `the same command with --resume${diverged ? ' --on-diverge rollback' : ''}`;
     const resume = result.checkpoint ? `; the checkpoint of step ${result.checkpoint_step} is kept, continue with: ${again}` : '';
     s.stderr.write(`l2rw: ${result.status === 'failed' ? `training failed: ${why}` : why}; what was computed is in ${files.json}${resume}\n`);
     return result.status === 'interrupted' ? 130 : 1;

@@ -55,7 +55,20 @@ export interface RunConfig {
   channels?: 1 | 3;
   /** Longtail only (and then required): largest class size / smallest, >= 1. */
   imbalanceFactor?: number;
+  /**
+   * What a divergence (NaN or infinity in the losses, weights or parameters) does: absent, stop the
+   * run (status 'diverged'); 'rollback', go back to the last good checkpoint with the learning rate
+   * multiplied by rollbackFactor, at most MAX_ROLLBACKS times. Not compared on resume (run.ts).
+   */
+  onDiverge?: 'rollback';
+  /** With onDiverge 'rollback': the factor on the learning rate at each rollback, in (0, 1); absent: 0.5. */
+  rollbackFactor?: number;
 }
+
+/** The learning-rate factor of a rollback (RunConfig.rollbackFactor) when none is given. */
+export const DEFAULT_ROLLBACK_FACTOR = 0.5;
+/** Rollbacks a run makes at most before it stops as diverged. */
+export const MAX_ROLLBACKS = 3;
 
 /**
  * Training settings kept fixed across methods and ratios (src/experiments/README.md has the tuning
@@ -156,6 +169,9 @@ export function validateConfig(c: RunConfig): RunConfig {
   need(int(c.evalEvery, 1), `--eval-every must be a positive integer, got ${c.evalEvery}`);
   need(int(c.seed, 0, MAX_SEED), `--seed must be an integer in [0, ${MAX_SEED}] (seeds are 32-bit), got ${c.seed}`);
   need(c.augmentPad === undefined || int(c.augmentPad, 0, 100), `--augment-pad must be an integer in [0, 100], got ${c.augmentPad}`);
+  need(c.onDiverge === undefined || c.onDiverge === 'rollback', `--on-diverge must be stop or rollback, got ${c.onDiverge}`);
+  need(c.rollbackFactor === undefined || (finite(c.rollbackFactor) && c.rollbackFactor > 0 && c.rollbackFactor < 1), `--rollback-factor must be in (0, 1), got ${c.rollbackFactor}`);
+  need(c.rollbackFactor === undefined || c.onDiverge === 'rollback', '--rollback-factor applies only with --on-diverge rollback');
   return c;
 }
 

@@ -8,8 +8,8 @@ import { buildModel } from '../train/models';
 import { INPUT, resolveModel, shapeSize, type ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
 import { checkpointMismatch, dataFingerprint, readCheckpoint, writeCheckpoint } from '../train/checkpoint';
-import { Trainer, TrainingDivergedError } from '../train/trainer';
-import { lrDecaySteps, UsageError, type RunConfig } from './config';
+import { Trainer, TrainingDivergedError, type TrainerState } from '../train/trainer';
+import { DEFAULT_ROLLBACK_FACTOR, lrDecaySteps, MAX_ROLLBACKS, UsageError, type RunConfig } from './config';
 import { buildTask, trainData, type RunData } from './data';
 
 export interface CurvePoint {
@@ -69,8 +69,22 @@ export interface RunResult {
    */
   checkpoint?: string;
   checkpoint_step?: number;
+  /** A diverged run: where the first NaN or infinity was seen (TrainingDivergedError's step and quantity). */
+  divergence?: { step: number; quantity: string };
+  /**
+   * --on-diverge rollback: each divergence survived, in order: the step and quantity found non-finite,
+   * the step of the checkpoint the run went back to, and the learning rate it continued with.
+   */
+  rollbacks?: Rollback[];
   curves: CurvePoint[];
   started_at: string;
+}
+
+export interface Rollback {
+  step: number;
+  quantity: string;
+  to_step: number;
+  lr: number;
 }
 
 export interface RunHooks {
@@ -83,6 +97,8 @@ export interface RunHooks {
   checkpoint?: RunCheckpoints;
   /** After a checkpoint is written. */
   onCheckpoint?(step: number, file: string): void;
+  /** After a divergence sent the run back to its last good checkpoint (--on-diverge rollback). */
+  onRollback?(rollback: Rollback): void;
 }
 
 export interface RunCheckpoints {
@@ -103,15 +119,38 @@ interface RunProgress {
   eval_s: number;
   wall_s: number;
   started_at: string;
+  /** --on-diverge rollback: the rollbacks made so far. */
+  rollbacks?: Rollback[];
 }
 
 /**
  * The settings a checkpoint must share with the run that continues it: all of them but where the
- * data lives (the same files mounted elsewhere give the same run).
+ * data lives (the same files mounted elsewhere give the same run) and what a divergence does (so a
+ * run that diverged can continue from its last good checkpoint with --on-diverge rollback).
  */
-function checkpointConfig(c: RunConfig): Omit<RunConfig, 'dataDir'> {
-  const { dataDir: _d, ...rest } = c;
+function checkpointConfig(c: RunConfig): Omit<RunConfig, 'dataDir' | 'onDiverge' | 'rollbackFactor'> {
+  const { dataDir: _d, onDiverge: _o, rollbackFactor: _f, ...rest } = c;
   return rest;
+}
+
+/**
+ * The run's record as checkpoint JSON, keeping the numbers JSON has no literal for (a curve of huge
+ * losses holds Infinity; NaN) as {"$number": "Infinity"} so a resumed run's record is the same.
+ */
+function progressJson(p: RunProgress): unknown {
+  return JSON.parse(JSON.stringify(p, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $number: String(v) } : v)));
+}
+
+function progressFromJson(json: unknown): RunProgress {
+  const revive = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(revive);
+    if (typeof v !== 'object' || v === null) return v;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 1 && keys[0] === '$number' && ['NaN', 'Infinity', '-Infinity'].includes(o.$number as string)) return Number(o.$number);
+    return Object.fromEntries(keys.map((k) => [k, revive(o[k])]));
+  };
+  return revive(json) as RunProgress;
 }
 
 export function modelSpec(c: RunConfig, task: Pick<Task, 'inputShape' | 'numClasses'>): ModelSpec {
@@ -197,7 +236,7 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
   let checkpointStep: number | null = null;
   try {
     const logEvery = logInterval(c.evalEvery);
-    trainer = await Trainer.create(gpu, spec, data, {
+    const t = await Trainer.create(gpu, spec, data, {
       method: c.method,
       steps: c.steps,
       batch: c.batch,
@@ -211,6 +250,9 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
       augment: c.augmentPad === undefined ? undefined : { pad: c.augmentPad },
       l2rwPath: c.l2rwPath ?? 'auto',
     });
+    trainer = t;
+    const rollback = c.onDiverge === 'rollback' ? { factor: c.rollbackFactor ?? DEFAULT_ROLLBACK_FACTOR, done: [] as Rollback[] } : null;
+    if (rollback) result.rollbacks = rollback.done;
     // Snapshots since the last evaluation, aggregated into the next curve point.
     let window: StepStatsSnapshot[] = [];
     let inflight: Promise<StepStatsSnapshot>[] = [];
@@ -219,108 +261,173 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
     const failed: { error?: unknown } = {};
     const ck = hooks.checkpoint;
     const meta = ck ? { config: checkpointConfig(c), data: dataFingerprint(data) } : undefined;
+    // --on-diverge rollback: the last good state (checked finite) and the record up to it, in memory.
+    let good: { state: TrainerState; progress: RunProgress; step: number } | null = null;
+    const tTrain = now();
+    const progressNow = (): RunProgress => ({
+      curves: result.curves.slice(),
+      window: window.slice(),
+      train_s: prior.train_s + (now() - tTrain - evalS),
+      eval_s: prior.eval_s + evalS,
+      wall_s: prior.wall_s + (now() - t0),
+      started_at: result.started_at,
+      ...(rollback ? { rollbacks: rollback.done.slice() } : {}),
+    });
     if (ck?.resume && meta && (await fileExists(ck.file))) {
       const saved = await readCheckpoint(ck.file).catch((e: unknown) => {
         throw new UsageError(`--resume: ${(e as Error).message}`);
       });
       const why = checkpointMismatch(meta, saved.meta);
       if (why) throw new UsageError(`--resume: ${ck.file} belongs to another run: ${why}`);
-      trainer.loadState(saved.state);
-      const p = saved.meta.extra as RunProgress;
+      t.loadState(saved.state);
+      const p = progressFromJson(saved.meta.extra);
       prior = { train_s: p.train_s, eval_s: p.eval_s, wall_s: p.wall_s };
       result.curves = p.curves;
       window = p.window;
       result.started_at = p.started_at;
-      result.steps = trainer.step;
-      result.resumed_from = trainer.step;
-      checkpointStep = trainer.step;
+      result.steps = t.step;
+      result.resumed_from = t.step;
+      checkpointStep = t.step;
+      if (rollback && p.rollbacks) rollback.done.push(...p.rollbacks);
+      if (rollback) good = { state: saved.state, progress: progressNow(), step: t.step };
       const last = p.curves.at(-1);
       if (last) Object.assign(result, { test_error: last.test_error, test_loss: last.test_loss, val_loss: last.val_loss });
     }
-    const tTrain = now();
-    /** Writes the run's checkpoint after step `step`: the trainer, and the record so far. */
-    const checkpoint = async (step: number) => {
-      if (!ck || !meta || !trainer) return;
+    if (rollback && !good) good = { state: await t.saveState(), progress: progressNow(), step: t.step };
+    /**
+     * The state after step `step`, checked (statistics not yet read back, parameters) and kept: in the
+     * run's checkpoint file when `toDisk`, and in memory as the state to roll back to. A state with a
+     * NaN or infinity throws TrainingDivergedError and replaces nothing.
+     */
+    const save = async (step: number, toDisk: boolean) => {
       window.push(...(await Promise.all(inflight)));
       inflight = [];
-      const progress: RunProgress = {
-        curves: result.curves,
-        window,
-        train_s: prior.train_s + (now() - tTrain - evalS),
-        eval_s: prior.eval_s + evalS,
-        wall_s: prior.wall_s + (now() - t0),
-        started_at: result.started_at,
-      };
       // The state is read back whole before the file is touched, and written atomically: a device lost
       // meanwhile leaves the previous checkpoint as it was.
-      await writeCheckpoint(ck.file, await trainer.saveState(), { ...meta, extra: progress });
-      checkpointStep = step;
-      hooks.onCheckpoint?.(step, ck.file);
-    };
-    for (let i = trainer.step; i < c.steps; i++) {
-      if (hooks.shouldStop?.()) {
-        result.status = 'interrupted';
-        result.error = `interrupted after ${i} of ${c.steps} steps`;
-        await checkpoint(i);
-        if (ck) Object.assign(result, { checkpoint: ck.file, checkpoint_step: i });
-        // The model as it stands, so an interrupted run still reports where it got to. After the
-        // checkpoint, whose curves stay those of an uninterrupted run.
-        if (i > 0 && i !== result.curves.at(-1)?.step) {
-          window.push(...(await Promise.all(inflight)));
-          inflight = [];
-          const te = now();
-          const val = await trainer.evaluate('clean');
-          const test = await trainer.evaluate('test');
-          evalS += now() - te;
-          const point: CurvePoint = { ...curvePoint(i, trainer.learningRateAt(i - 1), window, val.loss, test, c, data.trainFlags !== undefined), interrupted: true };
-          window = [];
-          result.curves.push(point);
-          Object.assign(result, { test_error: test.error, test_loss: test.loss, val_loss: val.loss });
-          hooks.onEval?.(point);
-        }
-        break;
+      const state = await t.saveState();
+      const diverged = t.divergenceIn(state);
+      if (diverged) throw diverged;
+      const progress = progressNow();
+      if (rollback) good = { state, progress, step };
+      if (toDisk && ck && meta) {
+        await writeCheckpoint(ck.file, state, { ...meta, extra: progressJson(progress) });
+        checkpointStep = step;
+        hooks.onCheckpoint?.(step, ck.file);
       }
-      // Statistics come back asynchronously: progress is reported when they arrive, and they are
-      // collected (a divergence throws) at the next evaluation, which drains the queue anyway.
-      if ('error' in failed) throw failed.error;
-      const pending = await trainer.trainStep();
-      if (pending) {
-        inflight.push(pending.stats);
-        pending.stats.then(
-          (s) => hooks.onProgress?.(s.step, s.trainLoss),
-          (e: unknown) => {
-            if (!('error' in failed)) failed.error = e;
-          },
+    };
+    /** Test error and losses of the model as it stands; a NaN or infinity there is a divergence. */
+    const evaluate = async (step: number) => {
+      const te = now();
+      const val = await t.evaluate('clean');
+      const test = await t.evaluate('test');
+      evalS += now() - te;
+      const bad = [
+        ['clean', val.loss],
+        ['test', test.loss],
+      ].find(([, v]) => !Number.isFinite(v));
+      if (bad) {
+        throw new TrainingDivergedError(
+          `training diverged: non-finite parameters at step ${step} (the mean loss on the ${bad[0]} set is ${bad[1]}). Lower the learning rate (now ${t.learningRateAt(step - 1)}) or check the input data.`,
+          step,
+          'parameters',
         );
       }
-      result.steps = i + 1;
-      const last = i + 1 === c.steps;
-      if ((i + 1) % c.evalEvery === 0 || last) {
-        window.push(...(await Promise.all(inflight)));
-        inflight = [];
-        await gpu.idle();
-        const te = now();
-        // Early stopping: keep the model if it is the best on the clean set so far (on the GPU).
-        if (trainer.selectsOnClean) trainer.trackBest();
-        const val = await trainer.evaluate('clean');
-        const test = await trainer.evaluate('test');
-        evalS += now() - te;
-        const point = curvePoint(i + 1, trainer.learningRateAt(i), window, val.loss, test, c, data.trainFlags !== undefined);
-        window = [];
-        result.curves.push(point);
-        result.test_error = test.error;
-        result.test_loss = test.loss;
-        result.val_loss = val.loss;
-        hooks.onEval?.(point);
+      return { val, test };
+    };
+    // Where --on-diverge rollback keeps a state to go back to: at each checkpoint, else at each evaluation.
+    const keepEvery = rollback ? ck?.every || c.evalEvery : 0;
+    const train = async () => {
+      for (let i = t.step; i < c.steps; i++) {
+        if (hooks.shouldStop?.()) {
+          result.status = 'interrupted';
+          result.error = `interrupted after ${i} of ${c.steps} steps`;
+          if (ck) {
+            await save(i, true);
+            Object.assign(result, { checkpoint: ck.file, checkpoint_step: i });
+          }
+          // The model as it stands, so an interrupted run still reports where it got to. After the
+          // checkpoint, whose curves stay those of an uninterrupted run.
+          if (i > 0 && i !== result.curves.at(-1)?.step) {
+            window.push(...(await Promise.all(inflight)));
+            inflight = [];
+            const { val, test } = await evaluate(i);
+            const point: CurvePoint = { ...curvePoint(i, t.learningRateAt(i - 1), window, val.loss, test, c, data.trainFlags !== undefined), interrupted: true };
+            window = [];
+            result.curves.push(point);
+            Object.assign(result, { test_error: test.error, test_loss: test.loss, val_loss: val.loss });
+            hooks.onEval?.(point);
+          }
+          return;
+        }
+        // Statistics come back asynchronously: progress is reported when they arrive; a failed
+        // readback (divergence, device loss) stops the run at the next step.
+        if ('error' in failed) throw failed.error;
+        const pending = await t.trainStep();
+        if (pending) {
+          inflight.push(pending.stats);
+          pending.stats.then(
+            (s) => hooks.onProgress?.(s.step, s.trainLoss),
+            (e: unknown) => {
+              if (!('error' in failed)) failed.error = e;
+            },
+          );
+        }
+        result.steps = i + 1;
+        const last = i + 1 === c.steps;
+        if ((i + 1) % c.evalEvery === 0 || last) {
+          window.push(...(await Promise.all(inflight)));
+          inflight = [];
+          await gpu.idle();
+          // Early stopping: keep the model if it is the best on the clean set so far (on the GPU).
+          if (t.selectsOnClean) t.trackBest();
+          const { val, test } = await evaluate(i + 1);
+          const point = curvePoint(i + 1, t.learningRateAt(i), window, val.loss, test, c, data.trainFlags !== undefined);
+          window = [];
+          result.curves.push(point);
+          result.test_error = test.error;
+          result.test_loss = test.loss;
+          result.val_loss = val.loss;
+          hooks.onEval?.(point);
+        }
+        const toDisk = Boolean(ck?.every && (i + 1) % ck.every === 0);
+        const keep = keepEvery > 0 && (i + 1) % keepEvery === 0;
+        if ((toDisk || keep) && !last) await save(i + 1, toDisk);
       }
-      if (ck?.every && (i + 1) % ck.every === 0 && !last) await checkpoint(i + 1);
+    };
+    for (;;) {
+      try {
+        await train();
+        break;
+      } catch (e) {
+        if (!(e instanceof TrainingDivergedError) || !rollback) throw e;
+        // Whatever is still in flight belongs to the diverged steps.
+        await Promise.allSettled(inflight);
+        inflight = [];
+        delete failed.error;
+        if (!good || rollback.done.length >= MAX_ROLLBACKS) {
+          const lr = t.learningRateAt(Math.max(0, t.step - 1));
+          throw new TrainingDivergedError(`${e.message.replace(/\.\s*$/, '')}; gave up after ${rollback.done.length} rollback(s), the last at learning rate ${lr}.`, e.step, e.quantity);
+        }
+        // Back to the last good state, the learning rate scaled down from there on.
+        const scale = t.learningRateScale * rollback.factor;
+        t.loadState(good.state);
+        t.setLearningRateScale(scale);
+        result.curves = good.progress.curves.slice();
+        window = good.progress.window.slice();
+        result.steps = t.step;
+        const last = result.curves.at(-1);
+        Object.assign(result, { test_error: last?.test_error ?? null, test_loss: last?.test_loss ?? null, val_loss: last?.val_loss ?? null });
+        const r: Rollback = { step: e.step, quantity: e.quantity, to_step: good.step, lr: t.learningRateAt(t.step) };
+        rollback.done.push(r);
+        hooks.onRollback?.(r);
+      }
     }
     result.train_s = prior.train_s + (now() - tTrain - evalS);
-    if (trainer.selectsOnClean && result.status === 'ok' && (await trainer.restoreBest())) {
+    if (t.selectsOnClean && result.status === 'ok' && (await t.restoreBest())) {
       // The run's result is the kept model's (the curves show the model at each evaluation point).
       const te = now();
-      const test = await trainer.evaluate('test');
-      result.val_loss = (await trainer.evaluate('clean')).loss;
+      const test = await t.evaluate('test');
+      result.val_loss = (await t.evaluate('clean')).loss;
       evalS += now() - te;
       result.test_error = test.error;
       result.test_loss = test.loss;
@@ -333,6 +440,7 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
     if (!trainer && e instanceof GpuLimitError) throw new UsageError(`${e.message} (model ${spec.name}, --batch ${c.batch}): try a smaller --batch or model`);
     result.status = e instanceof TrainingDivergedError ? 'diverged' : 'failed';
     result.error = e instanceof Error ? e.message : String(e);
+    if (e instanceof TrainingDivergedError) result.divergence = { step: e.step, quantity: e.quantity };
     if (e instanceof Error) result.errorName = e.name;
     if (trainer) result.steps = trainer.step;
     // What the run can continue from: the last checkpoint, intact (never one of the failed state).

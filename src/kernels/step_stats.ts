@@ -13,8 +13,15 @@ export const STAT = {
   steps: 5,
   nonFinite: 6,
   flaggedWeight: 7,
+  /** The first step of the window (1-based) with a non-finite loss or weight; 0: none. */
+  firstNonFinite: 8,
+  /** What was non-finite at that step: NON_FINITE bits. */
+  nonFiniteKinds: 9,
 } as const;
-export const STAT_COUNT = 8;
+export const STAT_COUNT = 10;
+
+/** Bits of STAT.nonFiniteKinds. */
+export const NON_FINITE = { trainLoss: 1, weight: 2, valLoss: 4 } as const;
 
 export const stepStatsDef: KernelDef = {
   name: 'step_stats',

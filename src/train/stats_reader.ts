@@ -3,7 +3,7 @@
 // started after that submit and awaited by whoever wants the numbers, later. A small ring of staging
 // buffers lets several logging points be in flight.
 import type { Gpu } from '../gpu/gpu';
-import { STAT, STAT_COUNT } from '../kernels/step_stats';
+import { NON_FINITE, STAT, STAT_COUNT } from '../kernels/step_stats';
 
 export interface StepStatsSnapshot {
   /** Training step (1-based) at which the snapshot was taken. */
@@ -19,6 +19,21 @@ export interface StepStatsSnapshot {
   nonFinite: number;
   /** Mean weight per step given to flagged (e.g. mislabelled) examples. */
   flaggedWeight: number;
+  /** The first step (1-based, as `step`) of the window with a non-finite value; 0: none. */
+  firstNonFinite: number;
+  /** What was non-finite at that step (NON_FINITE bits; nonFiniteQuantity names them). */
+  nonFiniteKinds: number;
+}
+
+/** "training loss", "example weights and validation loss": the quantities of NON_FINITE bits. */
+export function nonFiniteQuantity(kinds: number): string {
+  const names = [
+    [NON_FINITE.trainLoss, 'training loss'],
+    [NON_FINITE.weight, 'example weights'],
+    [NON_FINITE.valLoss, 'validation loss'],
+  ] as const;
+  const found = names.filter(([bit]) => kinds & bit).map(([, name]) => name);
+  return found.length ? found.join(' and ') : 'losses or weights';
 }
 
 export class StatsReader {
@@ -74,7 +89,8 @@ export class StatsReader {
   }
 }
 
-function snapshot(v: Float32Array, step: number): StepStatsSnapshot {
+/** The snapshot of statistics `v` (STAT slots) accumulated over the steps up to `step` (1-based). */
+export function snapshot(v: Float32Array, step: number): StepStatsSnapshot {
   const steps = Math.max(1, v[STAT.steps]);
   // The GPU sums only finite values and counts the others: with any non-finite value in the window
   // the sums are no mean loss at all, so they read NaN rather than a misleading (often 0) number.
@@ -89,5 +105,7 @@ function snapshot(v: Float32Array, step: number): StepStatsSnapshot {
     maxWeight: v[STAT.maxWeight],
     nonFinite: v[STAT.nonFinite],
     flaggedWeight: v[STAT.flaggedWeight] / steps,
+    firstNonFinite: v[STAT.firstNonFinite] > 0 ? step - v[STAT.steps] + v[STAT.firstNonFinite] : 0,
+    nonFiniteKinds: v[STAT.nonFiniteKinds],
   };
 }

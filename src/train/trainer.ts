@@ -19,7 +19,7 @@ import { asF32, asU32, type SafeTensor } from './safetensors';
 import { IndexStream, type SamplingMode } from './sampler';
 import type { TensorLayout } from './param_layout';
 import type { ModelSpec } from './spec';
-import { StatsReader, type StepStatsSnapshot } from './stats_reader';
+import { nonFiniteQuantity, snapshot, StatsReader, type StepStatsSnapshot } from './stats_reader';
 
 export interface TrainConfig {
   method: Method;
@@ -88,8 +88,20 @@ export interface PendingStats {
   stats: Promise<StepStatsSnapshot>;
 }
 
+/**
+ * NaN or infinity in the training: `quantity` says where ("training loss", "example weights",
+ * "validation loss", "parameters"), `step` when (the first step, 1-based, whose value was non-finite;
+ * for parameters, the step at which they were checked).
+ */
 export class TrainingDivergedError extends Error {
   override name = 'TrainingDivergedError';
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly quantity: string,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -116,6 +128,8 @@ export interface TrainerStateInfo {
   step: number;
   /** The learning rate the SGD dispatches hold (that of the last step done). */
   lr: number;
+  /** The factor on the schedule's rate (setLearningRateScale, e.g. after a rollback); absent: 1. */
+  lrScale?: number;
   /** The phase of the next step (0: first; 1: fine-tuning), a check: it follows from `step`. */
   phase: number;
   /** Each minibatch stream, by label: generator state, epoch position, indices uploaded. */
@@ -351,6 +365,8 @@ export class Trainer {
   private readonly norm: GPUBuffer | null = null;
   private stepIndex = 0;
   private lr: number;
+  /** Multiplies the configured schedule (learningRateAt) from now on; 1 unless set. */
+  private lrScale = 1;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -583,16 +599,70 @@ export class Trainer {
     this.gpu.submit([encoder.finish()]);
     this.stepIndex++;
     if (!logging) return null;
+    const lr = this.lr;
     const stats = this.reader.collect(slot, this.stepIndex).then((snap) => {
-      if (snap.nonFinite > 0) {
-        throw new TrainingDivergedError(
-          `training diverged: ${snap.nonFinite} non-finite losses or weights in the ${snap.steps} steps before step ${snap.step} ` +
-            `(mean loss ${snap.trainLoss}). Lower the learning rate (now ${this.lr}) or check the input data.`,
-        );
-      }
+      const diverged = this.divergence(snap, lr);
+      if (diverged) throw diverged;
       return snap;
     });
     return { step: this.stepIndex, stats };
+  }
+
+  /** The divergence a statistics snapshot shows (non-finite losses or weights), or null. */
+  private divergence(snap: StepStatsSnapshot, lr: number): TrainingDivergedError | null {
+    if (!(snap.nonFinite > 0)) return null;
+    const quantity = nonFiniteQuantity(snap.nonFiniteKinds);
+    const step = snap.firstNonFinite > 0 ? snap.firstNonFinite : snap.step;
+    return new TrainingDivergedError(
+      `training diverged: non-finite ${quantity} at step ${step} (${snap.nonFinite} non-finite values in the ${snap.steps} steps before step ${snap.step}, ` +
+        `mean loss ${snap.trainLoss}). Lower the learning rate (now ${lr}) or check the input data.`,
+      step,
+      quantity,
+    );
+  }
+
+  /**
+   * Whether a saved state (saveState) is fit to continue from: null when it is, else the divergence it
+   * holds. Checks, without touching the GPU, the statistics since the last logging point (non-finite
+   * losses or weights not yet read back) and every parameter, momentum and model-state tensor.
+   */
+  divergenceIn(state: TrainerState): TrainingDivergedError | null {
+    const stats = state.tensors.get('stats');
+    if (stats) {
+      const d = this.divergence(snapshot(asF32(stats, 'stats'), state.info.step), state.info.lr);
+      if (d) return d;
+    }
+    const { layout } = this.model;
+    const names = [...layout.tensors.map((t) => t.name), ...layout.state.tensors.map((t) => t.name), ...layout.tensors.map((t) => `velocity/${t.name}`)];
+    for (const name of names) {
+      const t = state.tensors.get(name);
+      if (!t) continue;
+      const data = asF32(t, name);
+      const at = data.findIndex((v) => !Number.isFinite(v));
+      if (at >= 0) {
+        const quantity = name.startsWith('velocity/') ? 'momentum' : layout.state.tensors.some((x) => x.name === name) ? 'model state' : 'parameters';
+        return new TrainingDivergedError(
+          `training diverged: non-finite ${quantity} at step ${state.info.step} (${name}[${at}] = ${data[at]}). Lower the learning rate (now ${state.info.lr}) or check the input data.`,
+          state.info.step,
+          quantity,
+        );
+      }
+    }
+    return null;
+  }
+
+  /** The factor on the configured learning-rate schedule (1 unless setLearningRateScale changed it). */
+  get learningRateScale(): number {
+    return this.lrScale;
+  }
+
+  /**
+   * Multiplies the configured schedule (lr and its decays) by `scale` from the next step on, e.g. a
+   * smaller rate after a divergence. Saved with the state (saveState / loadState).
+   */
+  setLearningRateScale(scale: number): void {
+    if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`the learning-rate scale must be a positive number, got ${scale}`);
+    this.lrScale = scale;
   }
 
   private setLr(lr: number): void {
@@ -642,6 +712,7 @@ export class Trainer {
       config: configJson(this.config),
       step: this.stepIndex,
       lr: this.lr,
+      ...(this.lrScale === 1 ? {} : { lrScale: this.lrScale }),
       phase: this.phases.indexOf(this.currentPhase(this.stepIndex)),
       sources,
       best: this.best !== null,
@@ -666,6 +737,8 @@ export class Trainer {
     if (diff) refuse(`it was saved with ${valueText(diff.path, diff.found)}, this trainer has ${valueText(diff.path, diff.expected)}`);
     if (!Number.isInteger(info.step) || info.step < 0 || info.step > this.config.steps) refuse(`step ${info.step} is outside the run's ${this.config.steps} steps`);
     if (typeof info.lr !== 'number' || !Number.isFinite(info.lr) || info.lr <= 0) refuse(`bad learning rate ${info.lr}`);
+    const lrScale = info.lrScale ?? 1;
+    if (typeof lrScale !== 'number' || !Number.isFinite(lrScale) || lrScale <= 0) refuse(`bad learning-rate scale ${info.lrScale}`);
     const phase = this.phases.indexOf(this.currentPhase(info.step));
     if (info.phase !== phase) refuse(`it says phase ${info.phase} at step ${info.step}, where this run is in phase ${phase}`);
     const sources = this.phases.flatMap((p) => p.sources);
@@ -722,6 +795,7 @@ export class Trainer {
     gpu.write(this.stats, asF32(tensors.get('stats')!));
     for (const apply of applySources) apply();
     this.stepIndex = info.step;
+    this.lrScale = lrScale;
     this.setLr(info.lr);
   }
 
@@ -731,9 +805,9 @@ export class Trainer {
 
   learningRateAt(step: number): number {
     const d = this.config.lrDecay;
-    if (!d) return this.config.lr;
+    if (!d) return this.config.lr * this.lrScale;
     const passed = d.atSteps.filter((s) => step >= s).length;
-    return this.config.lr * Math.pow(d.factor, passed);
+    return this.config.lr * Math.pow(d.factor, passed) * this.lrScale;
   }
 
   /** Test error and mean loss over a whole split, in one submit and one readback. */
