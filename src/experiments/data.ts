@@ -59,6 +59,21 @@ export function configDataset(c: Pick<RunConfig, 'dataset'>): DatasetName {
 
 /** The task a config describes. Argument errors the task builders find against the data become UsageErrors. */
 export function buildTask(data: RunData, c: RunConfig): Task {
+  return checkBatchSize(buildTaskOf(data, c), c);
+}
+
+/**
+ * A minibatch larger than the training set would repeat examples within one batch (and a sampler
+ * epoch would be shorter than a step): refused, naming both sizes.
+ */
+function checkBatchSize(task: Task, c: Pick<RunConfig, 'batch'>): Task {
+  if (c.batch > task.train.n) {
+    throw new UsageError(`--batch ${c.batch} is larger than the training set (${task.train.n} images in ${task.description.split(':')[0]}): use --batch ${task.train.n} or less, or a larger training set`);
+  }
+  return task;
+}
+
+function buildTaskOf(data: RunData, c: RunConfig): Task {
   if (isOwnDataset(data) || isOwnDataSpec(c.dataset)) {
     if (!isOwnDataset(data) || data.spec !== c.dataset) {
       throw new Error(`the run asks for ${c.dataset ?? 'mnist'} but the data loaded is ${isOwnDataset(data) ? data.spec : asImageDataset(data).title}: load it with loadData(config.dataDir, config.dataset)`);

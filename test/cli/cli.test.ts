@@ -259,6 +259,8 @@ describe('bad arguments', () => {
     ['decay factor above 1', ['sweep', '--lr-decay-factor', '2'], /--lr-decay-factor.*'2'.*\(0, 1\]/],
     ['unknown L2RW path', ['train', '--l2rw-path', 'slow'], /--l2rw-path.*'slow'.*Allowed choices/],
     ['negative crop padding', ['train', '--augment-pad', '-1'], /--augment-pad.*'-1'/],
+    ['a batch larger than the training set', ['train', '--task', 'noise', '--train-size', '300', '--batch', '500'], /--batch 500 is larger than the training set \(300 images .*\): use --batch 300 or less/],
+    ['a sweep whose batch exceeds its training set', ['sweep', '--quick', '--train-size', '50', '--batch', '60'], /--batch 60 is larger than the training set \(50 images/],
   ];
   for (const [name, args, message] of cases) {
     it(`${name}: one line on stderr, exit code 2`, async () => {
