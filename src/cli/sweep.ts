@@ -173,6 +173,8 @@ export interface MergeCommandOptions {
   out?: string;
   /** Merge even when runs are missing (the table footer lists them). */
   allowPartial: boolean;
+  /** One JSON line on stdout instead of the table. */
+  json?: boolean;
 }
 
 /** `l2rw sweep merge`: the shards' results.json files -> the files of the whole sweep. */
@@ -186,21 +188,27 @@ export function mergeCommand(o: MergeCommandOptions, s: Streams): number {
     throw new UsageError(`sweep merge: --out ${out} holds shard ${shardName(sh.shard)}'s own results; write the merged sweep to another folder`);
   }
   const { aggregate, files } = writeMerged(out, merged);
-  const bold = useColor(s.stdout, s.env) ? (t: string) => `\u001b[1m${t}\u001b[0m` : (t: string) => t;
-  const count = merged.shards[0].shard.count;
-  const from = merged.shards.map((x) => `${shardName(x.shard)} ${relative(process.cwd(), x.file) || x.file}`).join(', ');
-  s.stdout.write(`${formatTable(aggregate, plan.axis.column, bold)}\n\n`);
-  s.stdout.write(
-    `${merged.results.length} runs merged from ${merged.shards.length} of ${count} shard${count === 1 ? '' : 's'} (${from}); ` +
-      `${(merged.wall_s / 60).toFixed(1)} min of sweep time in all on ${merged.adapters.join('; ')} ` +
-      `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
-  );
-  if (merged.adapters.length > 1) {
-    s.stdout.write(`note: the shards ran on ${merged.adapters.length} different adapters; runs match a single-machine sweep bit for bit only on the same adapter and driver\n`);
-  }
-  if (merged.missing.length) s.stdout.write(`partial (--allow-partial): ${describeMissing(merged)}\n`);
-  s.stdout.write(`plot:    ${files.svg}\nresults: ${files.json}\n         ${files.csv}\n         ${files.summaryCsv}\n`);
   const failed = merged.results.filter((r) => r.status === 'diverged' || r.status === 'failed');
+  if (o.json) {
+    // One JSON line, as the sweep's own `done` event.
+    const shards = merged.shards.map((x) => ({ shard: shardName(x.shard), file: x.file, adapter: x.adapter, wall_s: x.wall_s, runs: x.runs.length }));
+    s.stdout.write(`${JSON.stringify({ event: 'done', command: 'merge', preset: plan.preset, aggregate, files, runs: merged.results.length, runs_planned: merged.runsPlanned, wall_s: merged.wall_s, failed: failed.length, shards, missing: merged.missing })}\n`);
+  } else {
+    const bold = useColor(s.stdout, s.env) ? (t: string) => `\u001b[1m${t}\u001b[0m` : (t: string) => t;
+    const count = merged.shards[0].shard.count;
+    const from = merged.shards.map((x) => `${shardName(x.shard)} ${relative(process.cwd(), x.file) || x.file}`).join(', ');
+    s.stdout.write(`${formatTable(aggregate, plan.axis.column, bold)}\n\n`);
+    s.stdout.write(
+      `${merged.results.length} runs merged from ${merged.shards.length} of ${count} shard${count === 1 ? '' : 's'} (${from}); ` +
+        `${(merged.wall_s / 60).toFixed(1)} min of sweep time in all on ${merged.adapters.join('; ')} ` +
+        `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
+    );
+    if (merged.adapters.length > 1) {
+      s.stdout.write(`note: the shards ran on ${merged.adapters.length} different adapters; runs match a single-machine sweep bit for bit only on the same adapter and driver\n`);
+    }
+    if (merged.missing.length) s.stdout.write(`partial (--allow-partial): ${describeMissing(merged)}\n`);
+    s.stdout.write(`plot:    ${files.svg}\nresults: ${files.json}\n         ${files.csv}\n         ${files.summaryCsv}\n`);
+  }
   if (failed.length) {
     s.stderr.write(`l2rw: ${failed.length} of ${merged.runsPlanned} runs did not finish (${failed.map((r) => `${describeSweepRun(plan, { ...r.config, method: r.method })}: ${r.status}`).join('; ')}); details in ${files.json}\n`);
     return 1;
@@ -222,7 +230,8 @@ export function addMergeCommand(sweep: Command, s: Streams, setCode: (code: numb
     .argument('<dirs...>', 'the shards\' output folders (or their results.json files)')
     .option('--out <dir>', 'output folder (default: runs/<preset>)')
     .option('--allow-partial', 'merge even when runs are missing (a shard not given or not finished); the table footer lists them', false)
-    .action((dirs: string[], o: { out?: string; allowPartial: boolean }) => {
-      setCode(mergeCommand({ dirs, out: o.out, allowPartial: Boolean(o.allowPartial) }, s));
+    .option('--json', "one JSON line on stdout (the aggregate, the files, the shards and any missing runs) instead of the table", false)
+    .action((dirs: string[], o: { out?: string; allowPartial: boolean; json: boolean }) => {
+      setCode(mergeCommand({ dirs, out: o.out, allowPartial: Boolean(o.allowPartial), json: Boolean(o.json) }, s));
     });
 }

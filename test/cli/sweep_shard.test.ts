@@ -109,6 +109,14 @@ describe('l2rw sweep --shard and sweep merge', () => {
     for (const f of ['summary.csv', 'fig2.svg']) expect(readFileSync(join(merged, f), 'utf8'), f).toBe(readFileSync(join(whole, f), 'utf8'));
     expect(csvWithoutTimes(merged)).toEqual(csvWithoutTimes(whole));
 
+    // --json: the same merge as one JSON line.
+    const mj = await l2rw(['sweep', 'merge', s1, s2, '--out', join(tmp, 'merged-json'), '--json']);
+    expect(mj.code, mj.stderr).toBe(0);
+    const line = JSON.parse(mj.stdout.trim());
+    expect(line).toMatchObject({ event: 'done', command: 'merge', runs: 4, runs_planned: 4, failed: 0, missing: [] });
+    expect(line.aggregate).toEqual(one.aggregate);
+    expect(line.shards.map((x: { shard: string }) => x.shard)).toEqual(['1/2', '2/2']);
+
     // --resume works per shard: a finished shard trains nothing and keeps its runs...
     const again = await l2rw([...SWEEP, '--shard', '1/2', '--out', s1, '--resume']);
     expect(again.code, again.stderr).toBe(0);
