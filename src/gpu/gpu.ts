@@ -3,6 +3,7 @@
 import { withoutDawnLimitNotices } from './dawn_stderr';
 import { getNavigatorGpu, NO_ADAPTER_HELP, noAdapterHelp, runtimeName } from './device';
 import { GpuLimitError, GpuLostError, GpuUnavailableError, ShaderCompileError } from './errors';
+import { defaultChoiceStore, envKernelOverrides, KernelChoices, memoryChoiceStore, parseKernelOverrides, type ChoiceStore } from './kernel_choices';
 import { packUniforms, uniformByteSize, type UniformSpec, type UniformValues } from './uniforms';
 
 /** A storage binding: a whole buffer, or a byte range of one (offset a multiple of 256). */
@@ -40,6 +41,32 @@ export interface GpuOptions {
   /** Features requested only when the adapter offers them (e.g. 'timestamp-query'). */
   optionalFeatures?: GPUFeatureName[];
   powerPreference?: GPUPowerPreference;
+  /**
+   * Kernel variants to use instead of measuring (src/gpu/kernel_choices.ts): `'matmul:scalar,...'` or
+   * `{ matmul: 'scalar' }`; 'auto' measures again. Default: the L2RW_KERNELS environment variable (Node).
+   */
+  kernels?: string | Record<string, string>;
+  /**
+   * Where measured kernel choices persist: true (default) for the user's cache (a file under
+   * ~/.cache/l2rw-gpu in Node, localStorage in a browser), false for this process only, or a store.
+   */
+  kernelCache?: boolean | ChoiceStore;
+}
+
+/**
+ * The cache key of an adapter: vendor, architecture, device, the driver's description (Mesa and
+ * SwiftShader name their versions there) and the runtime.
+ */
+export function adapterKey(a: AdapterSummary): string {
+  return [a.vendor, a.architecture, a.device, a.description, a.runtime].join('/');
+}
+
+function kernelChoicesFor(summary: AdapterSummary, options: GpuOptions): KernelChoices {
+  const fromOption = options.kernels !== undefined;
+  const text = typeof options.kernels === 'object' ? Object.entries(options.kernels).map(([k, v]) => `${k}:${v}`).join(',') : options.kernels ?? envKernelOverrides();
+  const source = fromOption ? 'Gpu.create({ kernels })' : 'L2RW_KERNELS';
+  const store = options.kernelCache === false ? memoryChoiceStore() : options.kernelCache === undefined || options.kernelCache === true ? defaultChoiceStore() : options.kernelCache;
+  return new KernelChoices(adapterKey(summary), parseKernelOverrides(text, source), source, store);
 }
 
 export function refBuffer(ref: BufferRef): GPUBuffer {
@@ -94,6 +121,8 @@ export class Gpu {
     readonly adapter: AdapterSummary,
     readonly limits: GPUSupportedLimits,
     readonly features: ReadonlySet<string>,
+    /** Which variant of each multi-form kernel runs here (measured once per adapter and cached). */
+    readonly kernelChoices: KernelChoices = new KernelChoices(adapterKey(adapter), new Map(), 'none', memoryChoiceStore()),
   ) {
     this.placeholder = this.buffer('placeholder', 16, GPUBufferUsage.STORAGE);
     // Reported through GpuLostError (checkAlive, failure()), never printed here: a command line's
@@ -140,7 +169,7 @@ export class Gpu {
     }
     const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'l2rw-gpu' });
-    return new Gpu(device, summary, device.limits, new Set(device.features as unknown as Iterable<string>));
+    return new Gpu(device, summary, device.limits, new Set(device.features as unknown as Iterable<string>), kernelChoicesFor(summary, options));
   }
 
   get name(): string {
@@ -399,6 +428,7 @@ export class Gpu {
         `maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} ` +
         `maxComputeWorkgroupsPerDimension=${l.maxComputeWorkgroupsPerDimension}`,
       `features: ${[...this.features].sort().join(', ') || '(none)'}`,
+      ...this.kernelChoices.describe(),
     ].join('\n');
   }
 

@@ -13,6 +13,8 @@ export interface KernelDef {
   bindings: readonly BindingKind[];
   /** Fields of the kernel's `Params` uniform struct, in declaration order ([] when it has none). */
   uniforms: UniformSpec;
+  /** The source is generated (src/kernels/wgsl_template.ts) rather than a src/shaders/*.wgsl file. */
+  generated?: boolean;
 }
 
 /** One planned dispatch: everything needed to record it into a compute pass, made at plan time. */

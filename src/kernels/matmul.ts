@@ -1,7 +1,22 @@
 // C[m,n] = op(A)[m,k] · diag(s) · op(B)[k,n] (+ bias per column) (then ReLU), in fp32.
+//
+// Three forms of one kernel, with the same bindings, uniforms and override constants, so that the
+// op code does not change with the form (a Matmul picks one at create()):
+//   blocked  src/shaders/matmul.wgsl: a 16x8 block of C per invocation in loop-indexed arrays.
+//            lavapipe unrolls the loops and keeps the block in registers.
+//   scalar   registerBlockMatmul (src/kernels/wgsl_template.ts): the block written out in named
+//            variables, for adapters that keep loop-indexed arrays in memory (SwiftShader).
+//   tiled    tiledMatmul (same file): 64x64 tiles through workgroup memory, vec4 loads where the
+//            layout allows, for GPUs.
+// Which one runs is chosen per adapter by a short measurement at the first create() on a Gpu, cached
+// per adapter (src/gpu/kernel_choices.ts), or forced by MatmulOptions.variant, Gpu.create({ kernels })
+// or L2RW_KERNELS=matmul:<variant>.
 import source from '../shaders/matmul.wgsl?raw';
 import { isWholeBuffer, type BufferRef, type Gpu } from '../gpu/gpu';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import type { Measurement } from '../gpu/kernel_choices';
+import { tuneVariants } from './tune';
+import { registerBlockMatmul, TILED_MATMUL, tiledMatmul, tiledVec4Fits } from './wgsl_template';
 
 /** Invocations per workgroup (a 1-D launch over the blocks of C). */
 const WG = 64;
@@ -29,6 +44,100 @@ export const matmulDef: KernelDef = {
   ],
 };
 
+export type MatmulVariant = 'blocked' | 'scalar' | 'tiled';
+/** The forms, today's (the fallback) first. */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'scalar', 'tiled'];
+
+/**
+ * The written-out register block. CPU ms per product on lavapipe and wall ms on SwiftShader (Node
+ * over Dawn, 2 cores): see BENCHMARKS.md ("Kernel variants").
+ */
+const SCALAR_BLOCK = { tm: 8, tn: 8 } as const;
+
+/** One pipeline source of a form: 'tiled4' is the tiled form's vec4-load flavour. */
+export type MatmulForm = 'blocked' | 'scalar' | 'tiled' | 'tiled4';
+
+/** The KernelDef of each form (same bindings and uniforms as matmulDef; the source differs). */
+export function matmulFormDef(form: MatmulForm): KernelDef {
+  switch (form) {
+    case 'blocked':
+      return matmulDef;
+    case 'scalar':
+      return { ...matmulDef, name: `matmul_scalar_${SCALAR_BLOCK.tm}x${SCALAR_BLOCK.tn}`, source: registerBlockMatmul(SCALAR_BLOCK), generated: true };
+    case 'tiled':
+      return { ...matmulDef, name: 'matmul_tiled', source: tiledMatmul({ vec4: false }), generated: true };
+    case 'tiled4':
+      return { ...matmulDef, name: 'matmul_tiled_vec4', source: tiledMatmul({ vec4: true }), generated: true };
+  }
+}
+
+/** Block of C per invocation (register forms) or per workgroup (tiled), and the workgroup size. */
+export const MATMUL_VARIANT_TILING: Readonly<Record<MatmulVariant, { blockM: number; blockN: number; workgroup: number }>> = {
+  blocked: MATMUL_TILING,
+  scalar: { blockM: SCALAR_BLOCK.tm, blockN: SCALAR_BLOCK.tn, workgroup: WG },
+  tiled: { blockM: TILED_MATMUL.tileM, blockN: TILED_MATMUL.tileN, workgroup: TILED_MATMUL.threadsX * TILED_MATMUL.threadsY },
+};
+
+const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'] };
+
+/** Every form's source: what the cached choice depends on. */
+function allSources(): string {
+  return (['blocked', 'scalar', 'tiled', 'tiled4'] as const).map((f) => kernelSource(matmulFormDef(f))).join('\n');
+}
+
+/**
+ * Whether an adapter is a CPU driver (lavapipe/llvmpipe, SwiftShader): there workgroup memory and
+ * barriers are emulated, and SwiftShader takes 5-10 s of CPU to compile the tiled form, so the tiled
+ * form is not a candidate (it measured 3-30x slower than the register forms on both).
+ */
+export function isCpuAdapter(a: Gpu['adapter']): boolean {
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+}
+
+/** The variants measured on this adapter, the fallback first. */
+export function matmulCandidates(gpu: Gpu): MatmulVariant[] {
+  return isCpuAdapter(gpu.adapter) ? ['blocked', 'scalar'] : [...MATMUL_VARIANTS];
+}
+
+/**
+ * The variant this adapter runs best: measured once per Gpu (and cached per adapter, see
+ * src/gpu/kernel_choices.ts) on two products of the sizes a dense layer runs (~16 MFLOP each: long k,
+ * short k), one pipeline per candidate so that start-up stays short (lavapipe: ~0.5 s in all).
+ */
+export function chooseMatmulVariant(gpu: Gpu): Promise<MatmulVariant> {
+  return gpu.kernelChoices.choose('matmul', MATMUL_VARIANTS, matmulCandidates(gpu), allSources(), () => measureMatmul(gpu)) as Promise<MatmulVariant>;
+}
+
+const TUNE_SHAPES: MatmulShape[] = [
+  { m: 100, n: 256, k: 320 },
+  { m: 256, n: 320, k: 100 },
+];
+
+/** Times every candidate on TUNE_SHAPES (A·B, no epilogue) and names the fastest. */
+export async function measureMatmul(gpu: Gpu, candidates: readonly MatmulVariant[] = matmulCandidates(gpu)): Promise<Measurement> {
+  const buffers: GPUBuffer[] = [];
+  const make = (label: string, floats: number, fill: boolean) => {
+    const data = new Float32Array(floats);
+    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const b = gpu.upload(label, data);
+    buffers.push(b);
+    return b;
+  };
+  const operands = TUNE_SHAPES.map((s) => ({ a: make('tune.a', s.m * s.k, true), b: make('tune.b', s.k * s.n, true), c: make('tune.c', s.m * s.n, false) }));
+  const tuned = candidates.map((variant) => {
+    let mm: Matmul | null = null;
+    return {
+      variant,
+      async compile() {
+        mm = await Matmul.create(gpu, { variant });
+      },
+      plan: () => TUNE_SHAPES.map((s, i) => mm!.plan(operands[i].a, operands[i].b, operands[i].c, s, {}, `tune.${variant}`)),
+    };
+  });
+  const shapes = TUNE_SHAPES.map((s) => `${s.m}x${s.n}x${s.k}`).join(' + ');
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
+}
+
 export type MatmulEpilogue = 'none' | 'bias' | 'bias_relu';
 
 export interface MatmulOptions {
@@ -39,6 +148,8 @@ export interface MatmulOptions {
   epilogue?: MatmulEpilogue;
   /** Scale each term of the k-sum by s[k] (weighted weight gradients dW = dyᵀ·diag(w)·x). */
   kScale?: boolean;
+  /** The form to run; default: this adapter's choice (chooseMatmulVariant). */
+  variant?: MatmulVariant;
 }
 
 export interface MatmulShape {
@@ -57,7 +168,8 @@ const EPILOGUE_CODE: Record<MatmulEpilogue, number> = { none: 0, bias: 1, bias_r
 export class Matmul {
   private constructor(
     private readonly gpu: Gpu,
-    private readonly kernel: Kernel,
+    /** The form's pipelines: one, or for 'tiled' the scalar-load one then the vec4 one. */
+    private readonly kernels: readonly Kernel[],
     readonly options: Readonly<Required<MatmulOptions>>,
   ) {}
 
@@ -67,18 +179,26 @@ export class Matmul {
       transB: opts.transB ?? false,
       epilogue: opts.epilogue ?? 'none',
       kScale: opts.kScale ?? false,
+      variant: opts.variant ?? 'blocked',
     };
     if (!(options.epilogue in EPILOGUE_CODE)) {
       throw new Error(`matmul: unknown epilogue "${options.epilogue}" (expected 'none', 'bias' or 'bias_relu')`);
     }
-    const kernel = await Kernel.load(gpu, matmulDef, {
+    if (!MATMUL_VARIANTS.includes(options.variant)) throw new Error(`matmul: unknown variant "${options.variant}" (expected ${MATMUL_VARIANTS.join(', ')})`);
+    if (opts.variant === undefined) options.variant = await chooseMatmulVariant(gpu);
+    const constants = {
       WG,
       TRANS_A: options.transA ? 1 : 0,
       TRANS_B: options.transB ? 1 : 0,
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
       K_SCALE: options.kScale ? 1 : 0,
-    });
-    return new Matmul(gpu, kernel, options);
+    };
+    const kernels = await Promise.all(FORMS[options.variant].map((form) => Kernel.load(gpu, matmulFormDef(form), constants)));
+    return new Matmul(gpu, kernels, options);
+  }
+
+  get variant(): MatmulVariant {
+    return this.options.variant;
   }
 
   /** Plans c = op(a)·diag(kscale)·op(b) (+ bias) (ReLU) for this shape; c must not alias a or b. */
@@ -103,14 +223,16 @@ export class Matmul {
     this.checkSize(label, 'c', c, m * n * f32, `[${m},${n}]`);
     if (extra.bias) this.checkSize(label, 'bias', extra.bias, n * f32, `[${n}]`);
     if (extra.kscale) this.checkSize(label, 'kscale', extra.kscale, k * f32, `[${k}]`);
-    const blocks = Math.ceil(m / BLOCK_M) * Math.ceil(n / BLOCK_N);
-    const groups = workgroups1d(this.gpu, blocks, WG);
-    return this.kernel.plan(
-      label,
-      [a, b, extra.bias ?? this.gpu.placeholder, extra.kscale ?? this.gpu.placeholder, c],
-      { m, n, k },
-      groups,
-    );
+    const resources = [a, b, extra.bias ?? this.gpu.placeholder, extra.kscale ?? this.gpu.placeholder, c];
+    const variant = this.options.variant;
+    if (variant === 'tiled') {
+      const { tileM, tileN } = TILED_MATMUL;
+      const kernel = this.kernels[tiledVec4Fits(shape, this.options.transA, this.options.transB) ? 1 : 0];
+      return kernel.plan(label, resources, { m, n, k }, [Math.ceil(n / tileN), Math.ceil(m / tileM), 1]);
+    }
+    const { blockM, blockN } = MATMUL_VARIANT_TILING[variant];
+    const blocks = Math.ceil(m / blockM) * Math.ceil(n / blockN);
+    return this.kernels[0].plan(label, resources, { m, n, k }, workgroups1d(this.gpu, blocks, WG));
   }
 
   private checkSize(label: string, name: string, ref: BufferRef, needed: number, shape: string): void {

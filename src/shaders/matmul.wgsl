@@ -49,10 +49,10 @@ override EPILOGUE: u32 = 0u;
 override K_SCALE: bool = false;
 
 // Block of C per invocation (src/kernels/matmul.ts reads these two lines). TN is a multiple of 4.
-// The block is held in loop-indexed arrays rather than written out: lavapipe runs both forms at one
-// speed but compiles the written-out one 4-5x slower (3-4 s per variant on first use). SwiftShader
-// does not unroll the loops, so the arrays stay in memory: 0.2 GFLOP/s there at 256^3 against 1.2
-// for the written-out block.
+// The block is held in loop-indexed arrays, which lavapipe unrolls into registers. SwiftShader does
+// not unroll the loops, so there the arrays stay in memory: this is the 'blocked' variant, and
+// adapters like SwiftShader get the written-out 'scalar' variant instead (registerBlockMatmul in
+// src/kernels/wgsl_template.ts), chosen per adapter by src/kernels/matmul.ts.
 const TM = 16u;
 const TN = 8u;
 const TN4 = TN / 4u;

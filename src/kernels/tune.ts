@@ -1,0 +1,97 @@
+// The start-up measurement behind a kernel's variant choice (src/gpu/kernel_choices.ts): compile each
+// candidate, run it once, then time it on a few representative shapes in rounds that alternate the
+// candidates (so that load from other jobs on a shared machine hits them alike), and name the one with
+// the lowest median. It runs once per adapter (the choice is cached), never inside a training step,
+// and frees every buffer it made.
+import type { Gpu } from '../gpu/gpu';
+import type { Measurement, VariantTiming } from '../gpu/kernel_choices';
+import { encodeDispatches, type Dispatch } from './kernel';
+
+export interface TuneCandidate {
+  variant: string;
+  /** Compiles the candidate's pipelines (timed as its compile time). */
+  compile(): Promise<void>;
+  /** Plans the measured dispatches (one or more shapes) over buffers the tuner owns. */
+  plan(): Dispatch[];
+}
+
+export interface TuneOptions {
+  /** The shapes, for the record. */
+  shapes: string;
+  /** Wall milliseconds aimed at per timed batch of one candidate. */
+  batchMs?: number;
+  /** Timed rounds (each times every remaining candidate once). */
+  rounds?: number;
+  /**
+   * A candidate whose first run took more than this many times the fastest first run is not timed
+   * further (it cannot win; on SwiftShader a slow form would otherwise cost seconds).
+   */
+  dropFactor?: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/** Wall milliseconds of `count` copies of the dispatches in one submit, to completion. */
+async function timeBatch(gpu: Gpu, dispatches: readonly Dispatch[], count: number): Promise<number> {
+  const encoder = gpu.device.createCommandEncoder({ label: 'tune' });
+  const all: Dispatch[] = [];
+  for (let i = 0; i < count; i++) all.push(...dispatches);
+  encodeDispatches(encoder, all, 'tune');
+  const t0 = performance.now();
+  gpu.submit([encoder.finish()]);
+  await gpu.idle();
+  return performance.now() - t0;
+}
+
+/**
+ * Measures the candidates (the first is the default, kept when a later one fails to compile) and
+ * returns the fastest. `release` frees what the candidates' plans were made over; it runs even on error.
+ */
+export async function tuneVariants(gpu: Gpu, candidates: readonly TuneCandidate[], options: TuneOptions, release: () => void): Promise<Measurement> {
+  const t0 = performance.now();
+  const { batchMs = 12, rounds = 3, dropFactor = 4 } = options;
+  const timings: VariantTiming[] = [];
+  const live: { c: TuneCandidate; t: VariantTiming; dispatches: Dispatch[]; first: number }[] = [];
+  try {
+    for (const c of candidates) {
+      const t: VariantTiming = { variant: c.variant, compileMs: 0, ms: null };
+      timings.push(t);
+      const tc = performance.now();
+      try {
+        await c.compile();
+      } catch (e) {
+        t.compileMs = performance.now() - tc;
+        t.note = `failed to compile: ${(e as Error).message.split('\n')[0]}`;
+        continue;
+      }
+      t.compileMs = performance.now() - tc;
+      const dispatches = c.plan();
+      const first = await timeBatch(gpu, dispatches, 1);
+      t.firstMs = first;
+      live.push({ c, t, dispatches, first });
+    }
+    if (!live.length) throw new Error('no candidate compiled');
+    const fastestFirst = Math.min(...live.map((l) => l.first));
+    const timed = live.filter((l) => {
+      if (l.first <= dropFactor * fastestFirst) return true;
+      l.t.note = `first run over ${dropFactor}x the fastest`;
+      return false;
+    });
+    const samples = new Map(timed.map((l) => [l, [] as number[]]));
+    const reps = new Map(timed.map((l) => [l, Math.max(1, Math.min(64, Math.round(batchMs / Math.max(l.first, 0.05))))]));
+    for (let r = 0; r < rounds; r++) {
+      // Rotate the order each round: no candidate always runs right after the same one.
+      for (let i = 0; i < timed.length; i++) {
+        const l = timed[(i + r) % timed.length];
+        const n = reps.get(l)!;
+        samples.get(l)!.push((await timeBatch(gpu, l.dispatches, n)) / n);
+      }
+    }
+    for (const l of timed) l.t.ms = median(samples.get(l)!);
+    const best = timed.reduce((a, b) => (b.t.ms! < a.t.ms! ? b : a));
+    return { variant: best.c.variant, shapes: options.shapes, candidates: timings, totalMs: performance.now() - t0 };
+  } finally {
+    for (const l of live) for (const d of l.dispatches) d.destroy();
+    release();
+  }
+}

@@ -1,0 +1,94 @@
+// The per-adapter kernel-variant cache in Node (src/gpu/kernel_choices.ts): where the file lives, that
+// it survives concurrent writers and bad contents, and the two override routes (Gpu.create({ kernels })
+// and L2RW_KERNELS) as a Matmul sees them. The choice logic itself is in the shared kernel-check table
+// (test/kernels/checks/matmul.ts), which runs in the browser too.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Gpu } from '../../src/gpu/gpu';
+import { fileChoiceStore, nodeCacheDir, type StoredChoice } from '../../src/gpu/kernel_choices';
+import { Matmul } from '../../src/kernels/matmul';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'l2rw-choices-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const entry = (variant: string): StoredChoice => ({ variant, at: '2026-01-01T00:00:00.000Z' });
+
+describe('kernel choice cache (Node)', () => {
+  it('lives under $XDG_CACHE_HOME/l2rw-gpu, else ~/.cache/l2rw-gpu (a relative XDG_CACHE_HOME is ignored, as the spec says)', () => {
+    expect(nodeCacheDir({ XDG_CACHE_HOME: '/var/cache/me' }, '/home/me')).toBe('/var/cache/me/l2rw-gpu');
+    expect(nodeCacheDir({}, '/home/me')).toBe('/home/me/.cache/l2rw-gpu');
+    expect(nodeCacheDir({ XDG_CACHE_HOME: 'rel' }, '/home/me')).toBe('/home/me/.cache/l2rw-gpu');
+  });
+
+  it('stores entries in a JSON file, keeps the first entry for a key unless told to replace it', async () => {
+    const file = path.join(dir, 'sub', 'kernel-choices.json');
+    const store = fileChoiceStore(file);
+    expect(await store.load('k')).toBeNull();
+    await store.save('k', entry('scalar'));
+    await store.save('k', entry('blocked'));
+    await store.save('other', entry('tiled'));
+    expect((await fileChoiceStore(file).load('k'))?.variant).toBe('scalar');
+    await store.save('k', entry('blocked'), true);
+    expect((await store.load('k'))?.variant).toBe('blocked');
+    expect(Object.keys(JSON.parse(readFileSync(file, 'utf8')).entries).sort()).toEqual(['k', 'other']);
+  });
+
+  it('treats an unreadable file as empty and never throws on an unwritable place', async () => {
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(file, '{ not json');
+    const store = fileChoiceStore(file);
+    expect(await store.load('k')).toBeNull();
+    await store.save('k', entry('scalar'));
+    expect((await store.load('k'))?.variant).toBe('scalar');
+    const nowhere = fileChoiceStore('/proc/l2rw-gpu/kernel-choices.json');
+    await expect(nowhere.save('k', entry('scalar'))).resolves.toBeUndefined();
+    expect(await nowhere.load('k')).toBeNull();
+  });
+});
+
+describe('choosing the matmul variant on a Gpu', () => {
+  const gpus: Gpu[] = [];
+  const create = async (options: Parameters<typeof Gpu.create>[0]) => {
+    const gpu = await Gpu.create(options);
+    gpus.push(gpu);
+    return gpu;
+  };
+  afterAll(() => gpus.forEach((g) => g.device.destroy()));
+
+  it('Gpu.create({ kernels }) forces a variant, also one that is not measured on this adapter, and describe() says so', async () => {
+    const gpu = await create({ kernels: { matmul: 'tiled' }, kernelCache: false });
+    expect((await Matmul.create(gpu, { transB: true })).variant).toBe('tiled');
+    expect(gpu.describe()).toMatch(/matmul: tiled \[override \(Gpu\.create\(\{ kernels \}\)\)\]/);
+    // MatmulOptions.variant still wins for one Matmul.
+    expect((await Matmul.create(gpu, { variant: 'blocked' })).variant).toBe('blocked');
+  });
+
+  it('L2RW_KERNELS forces a variant; an unknown one is refused by name', async () => {
+    const saved = process.env.L2RW_KERNELS;
+    try {
+      process.env.L2RW_KERNELS = 'matmul:scalar';
+      const gpu = await create({ kernelCache: false });
+      expect((await Matmul.create(gpu)).variant).toBe('scalar');
+      expect(gpu.describe()).toMatch(/overrides from L2RW_KERNELS: matmul:scalar/);
+      process.env.L2RW_KERNELS = 'matmul:fastest';
+      const bad = await create({ kernelCache: false });
+      await expect(Matmul.create(bad)).rejects.toThrow(/L2RW_KERNELS: "matmul:fastest" names no variant of matmul \(variants: blocked, scalar, tiled, or auto\)/);
+    } finally {
+      if (saved === undefined) delete process.env.L2RW_KERNELS;
+      else process.env.L2RW_KERNELS = saved;
+    }
+  });
+
+  it('measures once per adapter: the next Gpu reads the cached choice and its figures', async () => {
+    const store = fileChoiceStore(path.join(dir, 'gpu', 'kernel-choices.json'));
+    const first = await create({ kernelCache: store, kernels: '' });
+    const chosen = (await Matmul.create(first)).variant;
+    expect(first.describe()).toMatch(new RegExp(`matmul: ${chosen} \\[measured now; 100x256x320 \\+ 256x320x100 in \\d`));
+    expect(first.counters.liveBuffers).toBe(1); // the placeholder: the measurement freed its buffers
+    const second = await create({ kernelCache: store, kernels: '' });
+    expect((await Matmul.create(second, { transA: true })).variant).toBe(chosen);
+    expect(second.describe()).toMatch(new RegExp(`matmul: ${chosen} \\[cached for this adapter; .*compile \\d`));
+  });
+});
