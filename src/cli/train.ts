@@ -5,7 +5,7 @@ import type { Gpu } from '../gpu/gpu';
 import { UsageError, validateConfig, type RunConfig } from '../experiments/config';
 import { buildTask, loadData } from '../experiments/data';
 import { writeRunFiles } from '../experiments/report';
-import { checkBatchFits, modelSpec, runExperiment, type CurvePoint } from '../experiments/run';
+import { checkRunFits, runExperiment, type CurvePoint } from '../experiments/run';
 import { prepareOutDir } from './out_dir';
 import { Progress, progressMode, type Streams } from './progress';
 
@@ -84,8 +84,8 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
     throw new UsageError(`--out ${o.out} holds the checkpoint of an interrupted run (${checkpoint}): add --resume to continue it, --force to start afresh, or choose another --out`);
   }
   const gpu = await gpuFactory();
-  // A batch this device cannot hold is a usage error too: the one line on stderr, before the run starts.
-  checkBatchFits(gpu.limits, modelSpec(c, task), c.batch, task.clean.n);
+  // A batch or data this device cannot hold is a usage error too: the one line on stderr, before the run starts.
+  checkRunFits(gpu.limits, mnist, c, task);
   const progress = new Progress(progressMode(o.json, s), s);
   progress.event('start', { command: 'train', config: c, adapter: gpu.name, out });
   progress.log(`training ${describeRun(c)}, ${c.steps} steps on ${gpu.name}${o.resume && hasCheckpoint ? `, continuing from ${checkpoint}` : ''}`);

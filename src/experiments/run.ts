@@ -8,7 +8,9 @@ import { buildModel } from '../train/models';
 import { INPUT, resolveModel, shapeSize, type ModelSpec } from '../train/spec';
 import type { StepStatsSnapshot } from '../train/stats_reader';
 import { checkpointMismatch, dataFingerprint, readCheckpoint, writeCheckpoint } from '../train/checkpoint';
-import { Trainer, TrainingDivergedError, type TrainerState } from '../train/trainer';
+import type { HostDataset } from '../train/dataset';
+import { wordsPerExample } from '../kernels/gather_batch';
+import { EVAL_CHUNK, Trainer, TrainingDivergedError, type TrainData, type TrainerState } from '../train/trainer';
 import { DEFAULT_ROLLBACK_FACTOR, lrDecaySteps, MAX_ROLLBACKS, UsageError, type RunConfig } from './config';
 import { buildTask, trainData, type RunData } from './data';
 
@@ -173,27 +175,80 @@ async function fileExists(file: string): Promise<boolean> {
   );
 }
 
+type BufferLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>;
+
+/** The smaller of the two limits on one storage buffer, and its name. */
+function bufferLimit(limits: BufferLimits): [string, number] {
+  return limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? ['maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize] : ['maxBufferSize', limits.maxBufferSize];
+}
+
 /**
  * Refuses a batch whose buffers cannot exist on this device, before anything is allocated. Every
  * activation, signal and gather buffer of a batch holds batch x (one example's tensor) f32 values,
  * and each is one storage buffer, so the largest tensor per example (also the trainer's 200 chunked
  * indices and the clean-batch Gram rows) times the batch must fit maxStorageBufferBindingSize and
- * maxBufferSize.
+ * maxBufferSize. The clean validation batch (at most --batch examples) is covered by the same bound;
+ * evaluation runs EVAL_CHUNK examples at a time whatever the batch, so its activations are checked
+ * too.
  */
-export function checkBatchFits(limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'>, spec: ModelSpec, batch: number, cleanN: number): void {
+export function checkBatchFits(limits: BufferLimits, spec: ModelSpec, batch: number, cleanN: number): void {
   const model = resolveModel(spec);
   const tensors: [string, number][] = [[INPUT, shapeSize(model.input)], ...model.nodes.map((n): [string, number] => [n.id, shapeSize(n.outShape)])];
   const [name, floats] = tensors.reduce((a, b) => (b[1] > a[1] ? b : a));
   const perExample = 4 * Math.max(floats, 200, Math.min(cleanN, batch));
-  const [limitName, limit] =
-    limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? ['maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize] : ['maxBufferSize', limits.maxBufferSize];
-  if (batch * perExample <= limit) return;
-  const fits = Math.floor(limit / perExample);
-  throw new UsageError(
-    `--batch ${batch} is too large for this GPU: ${spec.name}'s largest tensor ("${name}", ${floats} values per example) needs ` +
-      `${batch * perExample} bytes for the batch, but one buffer may hold at most ${limit} bytes (${limitName}); ` +
-      (fits >= 1 ? `use --batch ${fits} or less` : 'use a smaller model'),
-  );
+  const [limitName, limit] = bufferLimit(limits);
+  if (batch * perExample > limit) {
+    const fits = Math.floor(limit / perExample);
+    throw new UsageError(
+      `--batch ${batch} is too large for this GPU: ${spec.name}'s largest tensor ("${name}", ${floats} values per example) needs ` +
+        `${batch * perExample} bytes for the batch, but one buffer may hold at most ${limit} bytes (${limitName}); ` +
+        (fits >= 1 ? `use --batch ${fits} or less` : 'use a smaller model'),
+    );
+  }
+  const evalBytes = EVAL_CHUNK * 4 * floats;
+  if (evalBytes > limit) {
+    throw new UsageError(
+      `${spec.name} is too large for this GPU: evaluation runs ${EVAL_CHUNK} examples at a time (whatever --batch, here ${batch}), and its largest tensor ` +
+        `("${name}", ${floats} values per example) needs ${evalBytes} bytes for them in one buffer ("${name === INPUT ? 'eval.x' : `eval.act.${name}`}"), but one buffer may hold at most ` +
+        `${limit} bytes (${limitName}); use a smaller model`,
+    );
+  }
+}
+
+/**
+ * Refuses data whose splits cannot be uploaded to this device: each split (training, clean, test)
+ * lives in one storage buffer (bytes packed four to a word, or f32 values), which must fit
+ * maxStorageBufferBindingSize and maxBufferSize.
+ */
+export function checkDataFits(limits: BufferLimits, data: TrainData): void {
+  const [limitName, limit] = bufferLimit(limits);
+  const splits: [string, string, HostDataset | undefined, string][] = [
+    ['training set', 'train.x', data.train, '--train-size'],
+    ['clean set', 'clean.x', data.clean, '--clean'],
+    ['test set', 'test.x', data.test, ''],
+  ];
+  for (const [what, label, d, flag] of splits) {
+    if (!d) continue;
+    const format = d.x instanceof Uint8Array ? 'u8' : 'f32';
+    const perExample = 4 * wordsPerExample(d.dim, format);
+    const bytes = Math.ceil((d.n * perExample) / 16) * 16;
+    if (bytes <= limit) continue;
+    const fits = Math.floor(limit / perExample);
+    throw new UsageError(
+      `the ${what} is too large for this GPU: ${d.n} examples of ${d.dim} ${format === 'u8' ? 'bytes' : 'values'} need ${bytes} bytes in one buffer ("${label}"), ` +
+        `but one buffer may hold at most ${limit} bytes (${limitName}); ` +
+        (flag ? `use ${flag === '--clean' ? 'a smaller --clean' : `${flag} ${fits} or less`}` : `use at most ${fits} examples`),
+    );
+  }
+}
+
+/**
+ * Every size check that needs the device's limits but nothing on it: the batch (checkBatchFits) and
+ * the data (checkDataFits). `data` defaults to the task's, built here.
+ */
+export function checkRunFits(limits: BufferLimits, mnist: RunData, c: RunConfig, task: Task = buildTask(mnist, c), data: TrainData = trainData(mnist, task)): void {
+  checkBatchFits(limits, modelSpec(c, task), c.batch, task.clean.n);
+  checkDataFits(limits, data);
 }
 
 /**
@@ -207,7 +262,7 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
   const task = buildTask(mnist, c);
   const data = trainData(mnist, task);
   const spec = modelSpec(c, task);
-  checkBatchFits(gpu.limits, spec, c.batch, task.clean.n);
+  checkRunFits(gpu.limits, mnist, c, task, data);
   const result: RunResult = {
     status: 'ok',
     task: task.name,

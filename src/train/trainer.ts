@@ -76,7 +76,7 @@ export interface TrainData {
 }
 
 /** Evaluation batch size: large enough to amortise dispatches, small enough for LeNet activations. */
-const EVAL_CHUNK = 500;
+export const EVAL_CHUNK = 500;
 
 /**
  * The statistics of a logging step, still on their way back: `stats` resolves once the GPU has
