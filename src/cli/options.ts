@@ -1,6 +1,7 @@
 // Strict parsers for option values. Commander turns an InvalidArgumentError into one line such as
 // "error: option '--steps <n>' argument 'abc' is invalid. expected a positive integer", exit code 2.
 import { InvalidArgumentError } from 'commander';
+import { DATASETS, isDatasetName, isOwnDataSpec, type DatasetSpec } from '../data/dataset';
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
@@ -115,4 +116,10 @@ export function choiceList<T extends string>(choices: readonly T[]): (raw: strin
       if (!(choices as readonly string[]).includes(s)) throw new InvalidArgumentError(`unknown "${s}"; allowed: ${choices.join(', ')}.`);
       return s as T;
     });
+}
+
+/** --dataset: a built-in data set's name, or own data as folder:DIR or npy:DIR. */
+export function parseDatasetOption(raw: string): DatasetSpec {
+  if (isDatasetName(raw) || isOwnDataSpec(raw)) return raw;
+  throw new InvalidArgumentError(`Allowed choices are ${DATASETS.join(', ')}, or your own data as folder:DIR or npy:DIR.`);
 }

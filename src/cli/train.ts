@@ -3,10 +3,11 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Gpu } from '../gpu/gpu';
 import { UsageError, validateConfig, type RunConfig } from '../experiments/config';
-import { buildTask, loadData } from '../experiments/data';
+import { buildTask, imageOptions, loadData } from '../experiments/data';
 import { writeRunFiles } from '../experiments/report';
 import { checkRunFits, runExperiment, type CurvePoint } from '../experiments/run';
 import { prepareOutDir } from './out_dir';
+import { trainOutputs } from './train_outputs';
 import { Progress, progressMode, type Streams } from './progress';
 
 export interface TrainCommandOptions {
@@ -19,6 +20,10 @@ export interface TrainCommandOptions {
   force?: boolean;
   /** Write a checkpoint every this many steps (0: only when stopped). */
   checkpointEvery?: number;
+  /** Write the trained model here (safetensors with its description, for `l2rw predict`). */
+  saveModel?: string;
+  /** Write what the method made of each training example here (CSV, lowest mean weight first). */
+  weightsOut?: string;
   /** The command line's arguments after `l2rw` (`train ...`): an unfinished run's resume command repeats them. */
   argv?: readonly string[];
 }
@@ -52,7 +57,7 @@ function deviceLossFault(s: Streams): number | null {
 export const trainCheckpointFile = (out: string) => join(out, 'checkpoint.safetensors');
 
 export function describeRun(c: RunConfig): string {
-  const what = c.task === 'imbalance' ? `imbalance ratio ${c.ratio}` : `noise ${c.noise} (${c.flip} flip)`;
+  const what = c.task === 'imbalance' ? `imbalance ratio ${c.ratio}` : c.task === 'given' ? `${c.dataset} as labelled` : `noise ${c.noise} (${c.flip} flip)`;
   return `${c.method}, ${what}, seed ${c.seed}`;
 }
 
@@ -75,8 +80,10 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   // Argument errors surface here, before a GPU is opened: the data and the task, then --out (created
   // and probed now, so a finished run can always be written; after the task checks, so a mistake in
   // those leaves no empty folder behind).
-  const mnist = await loadData(c.dataDir, c.dataset);
+  const mnist = await loadData(c.dataDir, c.dataset, imageOptions(c));
   const task = buildTask(mnist, c);
+  // --save-model, --weights-out: their folders made now, their files written after a finished run.
+  const outputs = trainOutputs(o, c, mnist);
   const out = prepareOutDir(o.out);
   const checkpoint = trainCheckpointFile(out);
   const hasCheckpoint = existsSync(checkpoint);
@@ -101,6 +108,7 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
       progress.log(evalLine(p, c.steps));
       progress.event('eval', { ...p });
     },
+    ...outputs.hooks,
     shouldStop,
     checkpoint: { file: checkpoint, every: o.checkpointEvery ?? 0, resume: Boolean(o.resume) },
     onCheckpoint: (step, file) => progress.event('checkpoint', { step, file }),
@@ -112,6 +120,7 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
   progress.update(result.steps);
   progress.stop();
   const files = writeRunFiles(out, result);
+  const saved = await outputs.write(result, progress);
   // The result is on disk: the checkpoint is kept only to continue an unfinished run (interrupted,
   // device lost, diverged: result.checkpoint); a finished run's is removed.
   if (!result.checkpoint) rmSync(checkpoint, { force: true });
@@ -123,6 +132,7 @@ export async function trainCommand(o: TrainCommandOptions, s: Streams, gpuFactor
       s.stdout.write(`test error ${pct(result.test_error)} (${describeRun(c)}, ${result.steps} steps, ${result.wall_s.toFixed(1)} s, ${rate}) on ${result.adapter}\n`);
     }
     s.stdout.write(`wrote ${files.json} and ${files.csv}\n`);
+    for (const line of saved) s.stdout.write(`${line}\n`);
   }
   if (result.status !== 'ok') {
     const why = (result.error ?? result.status).replace(/\.\s*$/, '');

@@ -99,6 +99,13 @@ export interface RunHooks {
   checkpoint?: RunCheckpoints;
   /** After a checkpoint is written. */
   onCheckpoint?(step: number, file: string): void;
+  /** Tally every training example's weights on the GPU (TrainConfig.tallyWeights), for onTrained. */
+  tallyWeights?: boolean;
+  /**
+   * After a run that ended 'ok' (early stopping's kept model restored), before the trainer is freed:
+   * read what is wanted from it (the model, the weight tally). A throw fails the run.
+   */
+  onTrained?(trainer: Trainer, task: Task): Promise<void>;
   /** After a divergence sent the run back to its last good checkpoint (--on-diverge rollback). */
   onRollback?(rollback: Rollback): void;
 }
@@ -304,6 +311,7 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
       decayBiases: c.decayBiases ?? true,
       augment: c.augmentPad === undefined ? undefined : { pad: c.augmentPad },
       l2rwPath: c.l2rwPath ?? 'auto',
+      ...(hooks.tallyWeights ? { tallyWeights: true } : {}),
     });
     trainer = t;
     const rollback = c.onDiverge === 'rollback' ? { factor: c.rollbackFactor ?? DEFAULT_ROLLBACK_FACTOR, done: [] as Rollback[] } : null;
@@ -488,6 +496,7 @@ export async function runExperiment(gpu: Gpu, mnist: RunData, c: RunConfig, hook
       result.test_loss = test.loss;
       result.selected = true;
     }
+    if (result.status === 'ok' && hooks.onTrained) await hooks.onTrained(t, task);
   } catch (e) {
     // A checkpoint that belongs to another run (--resume): the user's mistake, found before training.
     if (e instanceof UsageError) throw e;

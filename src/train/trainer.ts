@@ -11,6 +11,7 @@ import { encodeDispatches, type Dispatch } from '../kernels/kernel';
 import { SgdMomentum } from '../kernels/sgd_momentum';
 import { SoftmaxXent, type LossSpec } from '../kernels/softmax_xent';
 import { STAT_COUNT, StepStats } from '../kernels/step_stats';
+import { TALLY_FIELDS, WeightTally } from '../kernels/weight_tally';
 import { uploadDataset, type GpuDataset, type HostDataset } from './dataset';
 import { methodDecl, selectsOnClean, usesCleanSet, type Method, type PhaseDecl } from './methods';
 import { GpuModel } from './model';
@@ -65,6 +66,11 @@ export interface TrainConfig {
   l2rwPath?: 'auto' | 'fast' | 'general';
   /** Steps of minibatch indices uploaded at a time. */
   indexChunk?: number;
+  /**
+   * Tally what the method made of every training example (weightTally): the sum of the weights it
+   * got, its draws and its zero-weight draws, accumulated on the GPU by every step.
+   */
+  tallyWeights?: boolean;
 }
 
 export interface TrainData {
@@ -210,6 +216,11 @@ class BatchSource {
     return dispatch;
   }
 
+  /** Another dispatch that follows this stream's current batch (its setBatch is called every step). */
+  follow(dispatch: GatherDispatch): void {
+    this.gathers.push(dispatch);
+  }
+
   /**
    * Before recording a step: uploads the next chunk of indices when needed and points the gathers at
    * batch `step` of this stream; `runStep` (the run's step) drives the augmentation's random draws.
@@ -286,6 +297,13 @@ interface Phase {
   alignment: GPUBuffer | null;
 }
 
+/** Per training example (Trainer.weightTally): Σ weight, draws, zero-weight draws. */
+export interface WeightTallyCounts {
+  sum: Float32Array;
+  draws: Float32Array;
+  zeros: Float32Array;
+}
+
 export interface BatchInspection {
   /** Which set the minibatch came from. */
   source: 'train' | 'clean';
@@ -315,8 +333,8 @@ function gatherVariants(data: TrainData, cfg: ResolvedConfig): GatherVariant[] {
   return [...new Map(all.map((v) => [gatherKey(v), v])).values()];
 }
 
-async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[], losses: readonly LossSpec[]) {
-  const [weights, sgd, gathers, stats, countErrors, keepBest, lossKernels] = await Promise.all([
+async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], variants: readonly GatherVariant[], losses: readonly LossSpec[], tally = false) {
+  const [weights, sgd, gathers, stats, countErrors, keepBest, lossKernels, tallyKernel] = await Promise.all([
     Promise.all(rules.map((r) => ExampleWeights.create(gpu, r))),
     SgdMomentum.create(gpu),
     Promise.all(variants.map((v) => GatherBatch.create(gpu, v))),
@@ -324,6 +342,7 @@ async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], varian
     CountErrors.create(gpu),
     KeepBest.create(gpu),
     Promise.all(losses.map((l) => SoftmaxXent.create(gpu, l))),
+    tally ? WeightTally.create(gpu) : null,
   ]);
   const byKey = new Map(variants.map((v, i) => [gatherKey(v), gathers[i]]));
   return {
@@ -332,6 +351,7 @@ async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], varian
     stats,
     countErrors,
     keepBest,
+    tally: tallyKernel,
     /** The phase losses other than cross-entropy (bootstrapping), by their JSON. */
     loss: (l: LossSpec) => lossKernels[losses.findIndex((x) => JSON.stringify(x) === JSON.stringify(l))],
     gather(v: GatherVariant): GatherBatch {
@@ -344,7 +364,7 @@ async function loadTrainerKernels(gpu: Gpu, rules: readonly WeightRule[], varian
 type TrainerKernels = Awaited<ReturnType<typeof loadTrainerKernels>>;
 
 /** Optional settings that stay optional after validation (absent means off). */
-type OffByDefault = 'lrDecay' | 'augment' | 'normalize';
+type OffByDefault = 'lrDecay' | 'augment' | 'normalize' | 'tallyWeights';
 type ResolvedConfig = Required<Omit<TrainConfig, OffByDefault>> & Pick<TrainConfig, OffByDefault>;
 
 export class Trainer {
@@ -360,6 +380,8 @@ export class Trainer {
   private readonly sgd: { dispatch: Dispatch; n: number; weightDecay: number }[];
   /** Per-example weights of the latest training batch [n]. */
   readonly weights: GPUBuffer;
+  /** Per training example: Σ weight, draws, zero-weight draws (config.tallyWeights); null without. */
+  private readonly tally: GPUBuffer | null = null;
   private evalPlan: BatchPlan | null = null;
   /** The per-channel normalisation table (config.normalize), null without. */
   private readonly norm: GPUBuffer | null = null;
@@ -404,6 +426,7 @@ export class Trainer {
     this.reader = new StatsReader(gpu, this.stats);
     for (const b of this.reader.staging) this.scope.track(b);
     this.weights = this.scope.buffer('weights', config.batch * 4);
+    if (config.tallyWeights) this.tally = this.scope.buffer('weights.tally', Math.max(1, data.train.n) * TALLY_FIELDS * 4);
     if (config.normalize) this.norm = this.scope.upload('normalization', normalizationTable(config.normalize.mean, config.normalize.std));
     // 14: one SGD dispatch per weight-decay group of the flat parameter buffer (param_layout.ts).
     const { layout, params, grads, velocity } = model;
@@ -430,6 +453,7 @@ export class Trainer {
           [...new Set(methodDecl(cfg.method).phases.map((p) => p.rule))],
           gatherVariants(data, cfg),
           methodDecl(cfg.method).phases.flatMap((p) => (p.loss && p.loss.kind !== 'xent' ? [p.loss] : [])),
+          Boolean(cfg.tallyWeights),
         ),
       ]);
       const t = new Trainer(gpu, compiled, k, spec, cfg, data, model);
@@ -548,6 +572,12 @@ export class Trainer {
     // 14: θ_{t+1} ← OptimizerStep(θ_t, ∇θ_t): SGD with momentum and weight decay.
     group('14 sgd', ...this.sgd.map((x) => x.dispatch));
     group('stats', scope.own(k.stats.plan({ trainLoss: f.loss, w: this.weights, valLoss: valLoss ?? f.loss, flag: flags, stats: this.stats }, n, m, `${name}.stats`)));
+    if (this.tally && k.tally && decl.source === 'train') {
+      // Each example's weight of this step, added to its tally (no readback).
+      const tally = scope.own(k.tally.plan(trainSrc.indices, this.weights, this.tally, n, `${name}.tally`));
+      trainSrc.follow(tally);
+      group('tally', tally);
+    }
     return { name, decl, sources, groups, dispatches: groups.flatMap((x) => x.dispatches), weightsDispatch, weightOpts, n, f, alignment: lookahead ? s : null };
   }
 
@@ -700,6 +730,7 @@ export class Trainer {
       add([['best/score', f32Tensor([4], await read(this.best.score, 4))]]);
     }
     add([['stats', f32Tensor([STAT_COUNT], await read(this.stats, STAT_COUNT))]]);
+    if (this.tally) add([['weights/tally', f32Tensor([this.datasets.train.n, TALLY_FIELDS], await read(this.tally, this.datasets.train.n * TALLY_FIELDS))]]);
     const sources: SourceState[] = [];
     for (const src of this.phases.flatMap((p) => p.sources)) {
       const saved = await src.save(gpu);
@@ -760,6 +791,7 @@ export class Trainer {
       expected.push(['best/score', 'F32', [4]]);
     }
     expected.push(['stats', 'F32', [STAT_COUNT]]);
+    if (this.tally) expected.push(['weights/tally', 'F32', [this.datasets.train.n, TALLY_FIELDS]]);
     sources.forEach((src, i) => src.expectedTensors(info.sources[i]).forEach(([name, shape]) => expected.push([name, 'U32', shape[0] < 0 ? null : shape])));
     for (const [name, dtype, shape] of expected) {
       const t = tensors.get(name);
@@ -793,6 +825,7 @@ export class Trainer {
       gpu.write(best.score, asF32(tensors.get('best/score')!));
     }
     gpu.write(this.stats, asF32(tensors.get('stats')!));
+    if (this.tally) gpu.write(this.tally, asF32(tensors.get('weights/tally')!));
     for (const apply of applySources) apply();
     this.stepIndex = info.step;
     this.lrScale = lrScale;
@@ -902,6 +935,28 @@ export class Trainer {
   /** Whether the method keeps the best model on the clean set (early stopping). */
   get selectsOnClean(): boolean {
     return selectsOnClean(this.config.method);
+  }
+
+  /**
+   * What the method made of each training example so far (config.tallyWeights; one readback): for
+   * example i of the training set, the sum of the weights it got, the steps that drew it, and those
+   * that gave it weight 0. Null without the tally.
+   */
+  async weightTally(): Promise<WeightTallyCounts | null> {
+    if (!this.tally) return null;
+    const n = this.datasets.train.n;
+    const t = await this.gpu.readF32(this.tally, n * TALLY_FIELDS);
+    const pick = (k: number) => Float32Array.from({ length: n }, (_, i) => t[i * TALLY_FIELDS + k]);
+    return { sum: pick(0), draws: pick(1), zeros: pick(2) };
+  }
+
+  /** The model's parameters and state (running statistics) by tensor name, as saveState names them. */
+  async modelTensors(): Promise<Map<string, SafeTensor>> {
+    this.gpu.checkAlive();
+    const { layout } = this.model;
+    const out = new Map<string, SafeTensor>(splitLayout(layout, await this.gpu.readF32(this.model.params, layout.paddedSize), ''));
+    if (layout.state.paddedSize) for (const [name, t] of splitLayout(layout.state, await this.gpu.readF32(this.model.state, layout.state.paddedSize), '')) out.set(name, t);
+    return out;
   }
 
   /** The latest training minibatch and what the method made of it (readbacks: demos and tests only). */
