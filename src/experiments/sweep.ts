@@ -336,8 +336,9 @@ export async function runSweep(gpu: Gpu, data: DataSource, plan: SweepPlan, outD
     });
     slots[i] = r;
     written = write();
-    // Recorded in results.json: the run's checkpoint is no longer needed (an interrupted run keeps it for --resume).
-    if (r.status !== 'interrupted') rmSync(checkpoint, { force: true });
+    // A finished run (ok, or diverged: recorded as it is) needs its checkpoint no more. An
+    // interrupted or failed run (a lost device) keeps it: `--resume` reruns it from there.
+    if (r.status === 'ok' || r.status === 'diverged') rmSync(checkpoint, { force: true });
     hooks.onRunEnd?.(i, configs.length, r);
     if (r.status === 'interrupted') {
       stopped = 'interrupted';
