@@ -50,8 +50,29 @@ export type { StepStatsSnapshot } from './train/stats_reader';
 export { GpuModel } from './train/model';
 export { SafetensorsError, decodeSafetensors, encodeSafetensors, type Dtype, type SafeTensor, type SafetensorsFile } from './train/safetensors';
 
+// Saved models (train --save-model) and predictions (l2rw predict), and the per-example weights of a
+// run (TrainConfig.tallyWeights, Trainer.weightTally; train --weights-out).
+export {
+  MODEL_FORMAT,
+  ModelFileError,
+  Predictor,
+  decodeModelFile,
+  encodeModelFile,
+  readModelFile,
+  trainedModel,
+  writeModelFile,
+  type ModelDescription,
+  type ModelFile,
+  type ModelInput,
+  type Predictions,
+} from './train/model_file';
+export type { WeightTallyCounts } from './train/trainer';
+export { AUTO_MODEL, autoModelName, type ModelChoice } from './train/models';
+export { exampleWeights, exampleWeightsCsv, type ExampleWeight } from './experiments/weights';
+
 // Data: the IDX (MNIST, Fashion-MNIST) and CIFAR readers, loadDataset, the task generators
-// (imbalanceTask, noiseTask, longtailTask) and taskTrainData (a task as trainer input).
+// (imbalanceTask, noiseTask, longtailTask) and taskTrainData (a task as trainer input); own data:
+// loadImageFolder (folder:DIR), loadNpyDataset and parseNpy (npy:DIR), givenTask.
 export * from './data/index';
 
 export { Rng } from './util/rng';
