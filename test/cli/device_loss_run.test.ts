@@ -3,56 +3,29 @@
 // replaced by one of the lost state), and a resume from it on a fresh device ends exactly as the
 // uninterrupted run. Then through the real bin: one line on stderr ending with the exact command that
 // continues the run, which does.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resumeCommand, shellQuote } from '../../src/cli/train';
-import { DEFAULT_CONFIG, type RunConfig } from '../../src/experiments/config';
-import { loadData } from '../../src/experiments/data';
+import type { RunConfig } from '../../src/experiments/config';
 import { runExperiment, type RunHooks, type RunResult } from '../../src/experiments/run';
-import type { ImageDataset } from '../../src/data/index';
 import { Gpu } from '../../src/gpu/gpu';
 import { readCheckpoint } from '../../src/train/checkpoint';
-import { ROOT } from '../helpers/cli';
+import { l2rwPiped as l2rw } from '../helpers/cli';
+import { computed, runFixture, tinyRun } from '../helpers/runs';
 import { testGpu } from '../helpers/gpu';
 
-let tmp: string;
-let mnist: ImageDataset;
+const fx = runFixture('devloss');
 
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'l2rw-devloss-'));
-  mnist = await loadData(null);
-});
+const config: RunConfig = tinyRun({ method: 'l2rw', steps: 15, evalEvery: 3, lrDecayAt: [0.5], seed: 3 });
 
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-const config: RunConfig = {
-  ...DEFAULT_CONFIG,
-  task: 'noise',
-  noise: 0.4,
-  clean: 5,
-  trainSize: 400,
-  method: 'l2rw',
-  model: 'mlp',
-  hidden: [16],
-  steps: 15,
-  evalEvery: 3,
-  lrDecayAt: [0.5],
-  seed: 3,
-};
-
-const computed = (r: RunResult) => ({ status: r.status, steps: r.steps, test_error: r.test_error, test_loss: r.test_loss, val_loss: r.val_loss, curves: r.curves });
 
 /** A run on its own device, which `lose(gpu, hooks)` destroys from one of the hooks. */
 async function runLosingDevice(file: string, lose: (gpu: Gpu) => RunHooks): Promise<{ result: RunResult; written: Map<number, Buffer> }> {
   const gpu = await Gpu.create();
   const written = new Map<number, Buffer>();
   const hooks = lose(gpu);
-  const result = await runExperiment(gpu, mnist, config, {
+  const result = await runExperiment(gpu, fx.mnist, config, {
     ...hooks,
     checkpoint: { file, every: 3 },
     onCheckpoint: (step, f) => {
@@ -67,12 +40,12 @@ describe('runExperiment: the device lost mid-run', () => {
   let straight: RunResult;
 
   beforeAll(async () => {
-    straight = await runExperiment(await testGpu(), mnist, config);
+    straight = await runExperiment(await testGpu(), fx.mnist, config);
     expect(straight.status).toBe('ok');
   });
 
   it('after a checkpoint: status failed with the runtime reason, the checkpoint intact, a resume on a fresh device ends as the uninterrupted run', async () => {
-    const file = join(tmp, 'after.safetensors');
+    const file = join(fx.tmp, 'after.safetensors');
     const { result, written } = await runLosingDevice(file, (gpu) => ({
       onCheckpoint: (step) => {
         if (step === 6) gpu.device.destroy();
@@ -90,13 +63,13 @@ describe('runExperiment: the device lost mid-run', () => {
     const saved = await readCheckpoint(file);
     expect(saved.state.info.step).toBe(6);
 
-    const resumed = await runExperiment(await testGpu(), mnist, config, { checkpoint: { file, resume: true } });
+    const resumed = await runExperiment(await testGpu(), fx.mnist, config, { checkpoint: { file, resume: true } });
     expect(resumed.resumed_from).toBe(6);
     expect(computed(resumed)).toEqual(computed(straight));
   });
 
   it('while a checkpoint is being read back: the previous checkpoint is not replaced', async () => {
-    const file = join(tmp, 'during.safetensors');
+    const file = join(fx.tmp, 'during.safetensors');
     // The evaluation at step 6 comes just before the checkpoint of step 6, whose readback then fails.
     const { result, written } = await runLosingDevice(file, (gpu) => ({
       onEval: (p) => {
@@ -110,12 +83,12 @@ describe('runExperiment: the device lost mid-run', () => {
     expect([result.checkpoint, result.checkpoint_step]).toEqual([file, 3]);
     expect(readFileSync(file).equals(written.get(3)!)).toBe(true);
     expect((await readCheckpoint(file)).state.info.step).toBe(3);
-    const resumed = await runExperiment(await testGpu(), mnist, config, { checkpoint: { file, resume: true } });
+    const resumed = await runExperiment(await testGpu(), fx.mnist, config, { checkpoint: { file, resume: true } });
     expect(computed(resumed)).toEqual(computed(straight));
   });
 
   it('between checkpoints (from a statistics callback): the run stops within the steps in flight and keeps the last checkpoint', async () => {
-    const file = join(tmp, 'between.safetensors');
+    const file = join(fx.tmp, 'between.safetensors');
     let lostAt = 0;
     const { result } = await runLosingDevice(file, (gpu) => ({
       onProgress: (step) => {
@@ -144,29 +117,15 @@ describe('resumeCommand', () => {
   });
 });
 
-/** `l2rw ...args` with stderr through a shell pipe (so Dawn's start-up notices are filtered, as in a terminal). */
-function l2rw(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const argv = [process.execPath, join(ROOT, 'bin', 'l2rw.mjs'), ...args];
-    const p = spawn('bash', ['-c', 'set -o pipefail; { "$@" 2>&1 1>&3 3>&- | cat >&2; } 3>&1', 'bash', ...argv], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('l2rw train: the device lost mid-run', () => {
   it('one line on stderr with the exact resume command; running it ends as the uninterrupted run', async () => {
     const args = (out: string) => ['train', '--task', 'noise', '--method', 'l2rw', '--model', 'mlp', '--hidden', '16', '--train-size', '400', '--clean', '5', '--steps', '200', '--eval-every', '50', '--seed', '4', '--checkpoint-every', '40', '--out', out, '--json'];
-    const whole = join(tmp, 'cli-whole');
+    const whole = join(fx.tmp, 'cli-whole');
     const w = await l2rw(args(whole));
     expect(w.code, w.stderr).toBe(0);
     const expected = JSON.parse(readFileSync(join(whole, 'result.json'), 'utf8'));
 
-    const out = join(tmp, 'cli-lost');
+    const out = join(fx.tmp, 'cli-lost');
     const r = await l2rw(args(out), { L2RW_TEST_DEVICE_LOSS_AT_STEP: '100' });
     expect(r.code, r.stderr).toBe(1);
     const lines = r.stderr.split('\n').filter(Boolean);

@@ -4,64 +4,36 @@
 // divergence; with --on-diverge rollback it goes back to the last good state, scales the learning
 // rate down and continues, giving up after MAX_ROLLBACKS. A rollback run stopped and resumed ends as
 // the uninterrupted one. Then through the bin: the one stderr line, and its resume command.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, MAX_ROLLBACKS, UsageError, validateConfig, type RunConfig } from '../../src/experiments/config';
-import { loadData } from '../../src/experiments/data';
+import { describe, expect, it } from 'vitest';
+import { MAX_ROLLBACKS, UsageError, validateConfig, type RunConfig } from '../../src/experiments/config';
 import { runExperiment, type Rollback, type RunResult } from '../../src/experiments/run';
-import type { ImageDataset } from '../../src/data/index';
 import { NON_FINITE, STAT } from '../../src/kernels/step_stats';
 import { readCheckpoint } from '../../src/train/checkpoint';
 import { mlpSpec } from '../../src/train/models';
 import { asF32 } from '../../src/train/safetensors';
 import { Trainer, TrainingDivergedError, type TrainData } from '../../src/train/trainer';
 import { Rng } from '../../src/util/rng';
-import { ROOT } from '../helpers/cli';
+import { l2rwPiped as l2rw } from '../helpers/cli';
+import { runFixture, tinyRun } from '../helpers/runs';
 import { testGpu } from '../helpers/gpu';
 
-let tmp: string;
-let mnist: ImageDataset;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'l2rw-diverge-'));
-  mnist = await loadData(null);
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+const fx = runFixture('diverge');
 
 /**
  * Plain SGD on a small MLP at lr 1000: the losses grow for a few dozen steps, then turn NaN at step 27
  * (seed 3). Statistics are read back every 10 steps; checkpoints every 5.
  */
-const config = (o: Partial<RunConfig> = {}): RunConfig => ({
-  ...DEFAULT_CONFIG,
-  task: 'noise',
-  noise: 0.4,
-  clean: 5,
-  trainSize: 400,
-  method: 'plain',
-  model: 'mlp',
-  hidden: [16],
-  lr: 1000,
-  steps: 40,
-  evalEvery: 10,
-  lrDecayAt: [],
-  seed: 3,
-  ...o,
-});
+const config = (o: Partial<RunConfig> = {}): RunConfig => tinyRun({ method: 'plain', lr: 1000, steps: 40, evalEvery: 10, lrDecayAt: [], seed: 3, ...o });
 
 const finite = (r: RunResult) => [r.test_loss, r.val_loss, r.test_error].every((v) => typeof v === 'number' && Number.isFinite(v));
 
 describe('divergence: stop (the default)', () => {
   it('a NaN training loss: status diverged with its step and quantity, the curves so far, the last good checkpoint', async () => {
-    const file = join(tmp, 'stop.safetensors');
+    const file = join(fx.tmp, 'stop.safetensors');
     const written: number[] = [];
-    const r = await runExperiment(await testGpu(), mnist, config(), { checkpoint: { file, every: 5 }, onCheckpoint: (step) => written.push(step) });
+    const r = await runExperiment(await testGpu(), fx.mnist, config(), { checkpoint: { file, every: 5 }, onCheckpoint: (step) => written.push(step) });
     expect(r.status).toBe('diverged');
     expect(r.errorName).toBe('TrainingDivergedError');
     expect(r.divergence).toEqual({ step: 27, quantity: 'training loss' });
@@ -76,9 +48,9 @@ describe('divergence: stop (the default)', () => {
   });
 
   it('non-finite example weights (L2RW), between two checkpoints and not yet read back: the later checkpoint is refused', async () => {
-    const file = join(tmp, 'weights.safetensors');
+    const file = join(fx.tmp, 'weights.safetensors');
     const written: number[] = [];
-    const r = await runExperiment(await testGpu(), mnist, config({ method: 'l2rw' }), { checkpoint: { file, every: 5 }, onCheckpoint: (step) => written.push(step) });
+    const r = await runExperiment(await testGpu(), fx.mnist, config({ method: 'l2rw' }), { checkpoint: { file, every: 5 }, onCheckpoint: (step) => written.push(step) });
     expect(r.status).toBe('diverged');
     expect(r.divergence).toEqual({ step: 23, quantity: 'example weights' });
     expect(r.error).toMatch(/non-finite example weights at step 23/);
@@ -125,8 +97,8 @@ describe('divergence: --on-diverge rollback', () => {
   it('goes back to the last good checkpoint with the learning rate scaled down, and finishes with finite losses', async () => {
     const gpu = await testGpu();
     const rolled: Rollback[] = [];
-    const r = await runExperiment(gpu, mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.1 }), {
-      checkpoint: { file: join(tmp, 'rollback.safetensors'), every: 5 },
+    const r = await runExperiment(gpu, fx.mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.1 }), {
+      checkpoint: { file: join(fx.tmp, 'rollback.safetensors'), every: 5 },
       onRollback: (x) => rolled.push(x),
     });
     expect(r.status, r.error).toBe('ok');
@@ -143,7 +115,7 @@ describe('divergence: --on-diverge rollback', () => {
   });
 
   it('without checkpoints: back to the last evaluation (or the start), in memory', async () => {
-    const r = await runExperiment(await testGpu(), mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.01 }));
+    const r = await runExperiment(await testGpu(), fx.mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.01 }));
     expect(r.status, r.error).toBe('ok');
     expect(finite(r)).toBe(true);
     expect(r.rollbacks![0]).toEqual({ step: 27, quantity: 'training loss', to_step: 20, lr: 10 });
@@ -151,23 +123,23 @@ describe('divergence: --on-diverge rollback', () => {
 
   it(`gives up after ${MAX_ROLLBACKS} rollbacks: status diverged, the rollbacks recorded`, async () => {
     // A factor of 0.99 barely lowers the rate: every retry diverges again.
-    const r = await runExperiment(await testGpu(), mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.99 }), { checkpoint: { file: join(tmp, 'giveup.safetensors'), every: 5 } });
+    const r = await runExperiment(await testGpu(), fx.mnist, config({ onDiverge: 'rollback', rollbackFactor: 0.99 }), { checkpoint: { file: join(fx.tmp, 'giveup.safetensors'), every: 5 } });
     expect(r.status).toBe('diverged');
     expect(r.rollbacks).toHaveLength(MAX_ROLLBACKS);
     expect(r.rollbacks!.map((x) => x.lr)).toEqual([990, 980.1, 970.299].map((v, i) => expect.closeTo(v, 6 - i)));
     expect(r.error).toMatch(new RegExp(`gave up after ${MAX_ROLLBACKS} rollback\\(s\\)`));
     expect(r.divergence?.quantity).toBe('training loss');
-    expect((await readCheckpoint(join(tmp, 'giveup.safetensors'))).state.info.step).toBe(r.checkpoint_step);
+    expect((await readCheckpoint(join(fx.tmp, 'giveup.safetensors'))).state.info.step).toBe(r.checkpoint_step);
   });
 
   it('stopped after a rollback and resumed: ends as the uninterrupted run (rollbacks, learning rate, curves)', async () => {
     const gpu = await testGpu();
     const c = config({ onDiverge: 'rollback', rollbackFactor: 0.1 });
-    const straight = await runExperiment(gpu, mnist, c, { checkpoint: { file: join(tmp, 'straight.safetensors'), every: 5 } });
-    const file = join(tmp, 'stopped.safetensors');
+    const straight = await runExperiment(gpu, fx.mnist, c, { checkpoint: { file: join(fx.tmp, 'straight.safetensors'), every: 5 } });
+    const file = join(fx.tmp, 'stopped.safetensors');
     // Stop 7 steps after the first rollback (to step 25): at step 32.
     let after = -1;
-    const stopped = await runExperiment(gpu, mnist, c, {
+    const stopped = await runExperiment(gpu, fx.mnist, c, {
       checkpoint: { file, every: 5 },
       onRollback: () => (after = 0),
       shouldStop: () => after >= 0 && after++ >= 7,
@@ -175,7 +147,7 @@ describe('divergence: --on-diverge rollback', () => {
     expect(stopped.status).toBe('interrupted');
     expect(stopped.steps).toBe(32);
     expect((await readCheckpoint(file)).state.info.lrScale).toBeCloseTo(0.1, 12);
-    const resumed = await runExperiment(gpu, mnist, c, { checkpoint: { file, every: 5, resume: true } });
+    const resumed = await runExperiment(gpu, fx.mnist, c, { checkpoint: { file, every: 5, resume: true } });
     expect(resumed.resumed_from).toBe(32);
     const computed = (r: RunResult) => ({ status: r.status, steps: r.steps, test_error: r.test_error, test_loss: r.test_loss, val_loss: r.val_loss, curves: r.curves, rollbacks: r.rollbacks });
     expect(computed(resumed)).toEqual(computed(straight));
@@ -195,26 +167,12 @@ describe('divergence: --on-diverge rollback', () => {
   });
 });
 
-/** `l2rw ...args` with stderr through a shell pipe (Dawn's start-up notices filtered, as in a terminal). */
-function l2rw(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const argv = [process.execPath, join(ROOT, 'bin', 'l2rw.mjs'), ...args];
-    const p = spawn('bash', ['-c', 'set -o pipefail; { "$@" 2>&1 1>&3 3>&- | cat >&2; } 3>&1', 'bash', ...argv], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('l2rw train: divergence', () => {
   const args = (out: string) =>
     ['train', '--task', 'noise', '--method', 'plain', '--model', 'mlp', '--hidden', '16', '--train-size', '400', '--clean', '5', '--lr', '1000', '--lr-decay-at', 'none', '--steps', '40', '--eval-every', '10', '--seed', '3', '--checkpoint-every', '5', '--json', '--out', out];
 
   it('stops with one line naming the step and quantity; its command continues from the last good checkpoint with rollback, as a rollback run from the start would', async () => {
-    const out = join(tmp, 'cli-diverged');
+    const out = join(fx.tmp, 'cli-diverged');
     const r = await l2rw(args(out));
     expect(r.code, r.stderr).toBe(1);
     const lines = r.stderr.split('\n').filter(Boolean);
@@ -237,7 +195,7 @@ describe('l2rw train: divergence', () => {
     expect(after.resumed_from).toBe(25);
     expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
 
-    const fresh = join(tmp, 'cli-rollback');
+    const fresh = join(fx.tmp, 'cli-rollback');
     const f = await l2rw([...args(fresh), '--on-diverge', 'rollback']);
     expect(f.code, f.stderr).toBe(0);
     const whole = JSON.parse(readFileSync(join(fresh, 'result.json'), 'utf8'));

@@ -3,54 +3,24 @@
 // when stopped between logging points, during fine-tuning, after the learning-rate cut and with
 // early stopping; a checkpoint of another run is refused naming the difference. Then the same through
 // the real bin: SIGTERM mid-run, refusal without --resume, and `train --resume`.
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, type RunConfig } from '../../src/experiments/config';
-import { loadData } from '../../src/experiments/data';
+import { describe, expect, it } from 'vitest';
+import type { RunConfig } from '../../src/experiments/config';
 import { runExperiment, type RunResult } from '../../src/experiments/run';
-import type { ImageDataset } from '../../src/data/index';
-import { l2rw, ROOT } from '../helpers/cli';
+import { l2rw, l2rwEvents } from '../helpers/cli';
 import { testGpu } from '../helpers/gpu';
+import { computed, runFixture, tinyRun } from '../helpers/runs';
 
-let tmp: string;
-let mnist: ImageDataset;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'l2rw-resume-'));
-  mnist = await loadData(null);
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-const config = (o: Partial<RunConfig>): RunConfig => ({
-  ...DEFAULT_CONFIG,
-  task: 'noise',
-  noise: 0.4,
-  clean: 5,
-  trainSize: 400,
-  model: 'mlp',
-  hidden: [16],
-  steps: 12,
-  evalEvery: 4,
-  lrDecayAt: [0.5],
-  seed: 5,
-  ...o,
-});
-
-/** What training computed: equal between an uninterrupted run and a stopped-and-resumed one. */
-const computed = (r: RunResult) => ({ status: r.status, steps: r.steps, test_error: r.test_error, test_loss: r.test_loss, val_loss: r.val_loss, selected: r.selected, curves: r.curves });
+const fx = runFixture('resume');
+const config = (o: Partial<RunConfig>): RunConfig => tinyRun({ steps: 12, evalEvery: 4, lrDecayAt: [0.5], seed: 5, ...o });
 
 async function stopAndResume(c: RunConfig, stopAt: number, name: string): Promise<{ straight: RunResult; stopped: RunResult; resumed: RunResult }> {
   const gpu = await testGpu();
-  const straight = await runExperiment(gpu, mnist, c);
-  const file = join(tmp, `${name}.safetensors`);
+  const straight = await runExperiment(gpu, fx.mnist, c);
+  const file = join(fx.tmp, `${name}.safetensors`);
   let step = 0;
-  const stopped = await runExperiment(gpu, mnist, c, {
+  const stopped = await runExperiment(gpu, fx.mnist, c, {
     onProgress: () => undefined,
     shouldStop: () => step++ >= stopAt,
     checkpoint: { file },
@@ -58,7 +28,7 @@ async function stopAndResume(c: RunConfig, stopAt: number, name: string): Promis
   expect(stopped.status).toBe('interrupted');
   expect(stopped.steps).toBe(stopAt);
   expect(existsSync(file)).toBe(true);
-  const resumed = await runExperiment(gpu, mnist, c, { checkpoint: { file, resume: true } });
+  const resumed = await runExperiment(gpu, fx.mnist, c, { checkpoint: { file, resume: true } });
   expect(resumed.resumed_from).toBe(stopAt);
   return { straight, stopped, resumed };
 }
@@ -92,10 +62,10 @@ describe('runExperiment: stop, checkpoint, resume', () => {
   it('periodic checkpoints: a copy taken mid-run (as a crash would leave it) resumes to the same end', async () => {
     const gpu = await testGpu();
     const c = config({ method: 'l2rw', steps: 15, evalEvery: 5 });
-    const file = join(tmp, 'periodic.safetensors');
-    const crash = join(tmp, 'crash.safetensors');
+    const file = join(fx.tmp, 'periodic.safetensors');
+    const crash = join(fx.tmp, 'crash.safetensors');
     const written: number[] = [];
-    const straight = await runExperiment(gpu, mnist, c, {
+    const straight = await runExperiment(gpu, fx.mnist, c, {
       checkpoint: { file, every: 3 },
       onCheckpoint: (step) => {
         written.push(step);
@@ -103,20 +73,20 @@ describe('runExperiment: stop, checkpoint, resume', () => {
       },
     });
     expect(written).toEqual([3, 6, 9, 12]);
-    const resumed = await runExperiment(gpu, mnist, c, { checkpoint: { file: crash, resume: true } });
+    const resumed = await runExperiment(gpu, fx.mnist, c, { checkpoint: { file: crash, resume: true } });
     expect(resumed.resumed_from).toBe(6);
     expect(computed(resumed)).toEqual(computed(straight));
   });
 
   it("refuses another run's checkpoint, naming the difference", async () => {
     const gpu = await testGpu();
-    const file = join(tmp, 'other.safetensors');
+    const file = join(fx.tmp, 'other.safetensors');
     let step = 0;
-    await runExperiment(gpu, mnist, config({ method: 'plain' }), { shouldStop: () => step++ >= 3, checkpoint: { file } });
-    await expect(runExperiment(gpu, mnist, config({ method: 'plain', lr: 0.01 }), { checkpoint: { file, resume: true } })).rejects.toThrow(
+    await runExperiment(gpu, fx.mnist, config({ method: 'plain' }), { shouldStop: () => step++ >= 3, checkpoint: { file } });
+    await expect(runExperiment(gpu, fx.mnist, config({ method: 'plain', lr: 0.01 }), { checkpoint: { file, resume: true } })).rejects.toThrow(
       /--resume: .*other\.safetensors belongs to another run: the checkpoint was made with lr 0\.005, this run has lr 0\.01/,
     );
-    await expect(runExperiment(gpu, mnist, config({ method: 'plain', seed: 6 }), { checkpoint: { file, resume: true } })).rejects.toThrow(/seed/);
+    await expect(runExperiment(gpu, fx.mnist, config({ method: 'plain', seed: 6 }), { checkpoint: { file, resume: true } })).rejects.toThrow(/seed/);
   });
 });
 
@@ -124,32 +94,20 @@ describe('l2rw train: SIGTERM, --resume', () => {
   const args = (out: string) => ['train', '--task', 'noise', '--method', 'l2rw', '--model', 'mlp', '--hidden', '16', '--train-size', '400', '--clean', '5', '--steps', '300', '--eval-every', '100', '--seed', '2', '--out', out];
 
   it('SIGTERM mid-run leaves a checkpoint and a result with metrics; --resume ends as the uninterrupted run', async () => {
-    const whole = join(tmp, 'train-whole');
+    const whole = join(fx.tmp, 'train-whole');
     const w = await l2rw(args(whole));
     expect(w.code, w.stderr).toBe(0);
     const expected = JSON.parse(readFileSync(join(whole, 'result.json'), 'utf8'));
     expect(existsSync(join(whole, 'checkpoint.safetensors'))).toBe(false);
 
-    const out = join(tmp, 'train-stopped');
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const p = spawn(process.execPath, [join(ROOT, 'bin', 'l2rw.mjs'), ...args(out), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
-      let sent = false;
-      let buffered = '';
-      p.stdout.on('data', (d) => {
-        buffered += d;
-        const lines = buffered.split('\n');
-        buffered = lines.pop()!;
-        for (const l of lines) {
-          const e = JSON.parse(l);
-          // After the first evaluation, between logging points.
-          if (!sent && e.event === 'progress' && e.step > 100) {
-            sent = true;
-            p.kill('SIGTERM');
-          }
-        }
-      });
-      p.on('error', reject);
-      p.on('close', (c) => resolve(c));
+    const out = join(fx.tmp, 'train-stopped');
+    let sent = false;
+    const { code } = await l2rwEvents(args(out), (e, child) => {
+      // After the first evaluation, between logging points.
+      if (!sent && e.event === 'progress' && (e.step as number) > 100) {
+        sent = true;
+        child.kill('SIGTERM');
+      }
     });
     expect(code).toBe(143);
     const stopped = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));

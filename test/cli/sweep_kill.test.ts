@@ -1,12 +1,11 @@
 // A sweep killed (SIGKILL) at random moments, again and again, then resumed: every results file on
 // disk is always whole (the previous version or the new one), the derived files are never behind
 // results.json by more than the run being written, and the resumed sweep equals one never killed.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { l2rw, ROOT } from '../helpers/cli';
+import { l2rw, l2rwEvents } from '../helpers/cli';
 
 let tmp: string;
 
@@ -27,31 +26,24 @@ const SWEEP = [
 ];
 
 /**
- * Starts the bin with --json and SIGKILLs it `delayMs` after its `afterRuns`-th finished run (0: after
- * its start event), or lets it finish first; resolves with how it ended.
+ * Starts the bin and SIGKILLs it `delayMs` after its `afterRuns`-th finished run (0: after its start
+ * event), or lets it finish first; resolves with how it ended.
  */
-function runKilled(args: string[], afterRuns: number, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin', 'l2rw.mjs'), ...args, '--json'], { cwd: tmp, stdio: ['ignore', 'pipe', 'ignore'] });
-    let seen = 0;
-    let armed = false;
-    let buffered = '';
-    p.stdout.on('data', (d) => {
-      buffered += d;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const l of lines) {
-        const event = JSON.parse(l).event;
-        if (event === 'run') seen++;
-        if (!armed && ((event === 'start' && afterRuns === 0) || (event === 'run' && seen >= afterRuns))) {
-          armed = true;
-          setTimeout(() => p.kill('SIGKILL'), delayMs);
-        }
+async function runKilled(args: string[], afterRuns: number, delayMs: number): Promise<{ killed: boolean; code: number | null }> {
+  let seen = 0;
+  let armed = false;
+  const end = await l2rwEvents(
+    args,
+    (e, child) => {
+      if (e.event === 'run') seen++;
+      if (!armed && ((e.event === 'start' && afterRuns === 0) || (e.event === 'run' && seen >= afterRuns))) {
+        armed = true;
+        setTimeout(() => child.kill('SIGKILL'), delayMs);
       }
-    });
-    p.on('error', reject);
-    p.on('close', (code, signal) => resolve({ killed: signal === 'SIGKILL', code }));
-  });
+    },
+    tmp,
+  );
+  return { killed: end.signal === 'SIGKILL', code: end.code };
 }
 
 interface Run {

@@ -3,43 +3,19 @@
 // EVAL_CHUNK examples, the uploaded data); and long runs keep the GPU's live-buffer count flat: many
 // evaluate / step / checkpoint cycles, a stop and a resume, rollbacks after divergences, each run
 // ending with every buffer it made freed.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ImageDataset } from '../../src/data/index';
-import { DEFAULT_CONFIG, UsageError, type RunConfig } from '../../src/experiments/config';
-import { loadData } from '../../src/experiments/data';
+import { describe, expect, it } from 'vitest';
+import { UsageError, type RunConfig } from '../../src/experiments/config';
 import { checkBatchFits, checkDataFits, runExperiment, type RunHooks, type RunResult } from '../../src/experiments/run';
 import type { Gpu } from '../../src/gpu/gpu';
 import { lenetSpec, mlpSpec } from '../../src/train/models';
 import { EVAL_CHUNK } from '../../src/train/trainer';
 import { testGpu } from '../helpers/gpu';
+import { runFixture, tinyRun } from '../helpers/runs';
 
-let tmp: string;
-let mnist: ImageDataset;
+const fx = runFixture('memory');
 
-beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'l2rw-memory-'));
-  mnist = await loadData(null);
-});
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
-
-const config = (o: Partial<RunConfig> = {}): RunConfig => ({
-  ...DEFAULT_CONFIG,
-  task: 'noise',
-  noise: 0.4,
-  clean: 5,
-  trainSize: 400,
-  model: 'mlp',
-  hidden: [16],
-  lrDecayAt: [0.5],
-  seed: 7,
-  ...o,
-});
+const config = (o: Partial<RunConfig> = {}): RunConfig => tinyRun({ lrDecayAt: [0.5], seed: 7, ...o });
 
 /** The same device seen with other limits (what checkRunFits reads), to refuse sizes cheaply. */
 function withLimits(gpu: Gpu, limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }): Gpu {
@@ -88,9 +64,9 @@ describe('buffers the device cannot hold are refused before any work', () => {
     const gpu = await testGpu();
     const before = { ...gpu.counters };
     const small = withLimits(gpu, { maxStorageBufferBindingSize: 1 << 20, maxBufferSize: 1 << 30 });
-    await expect(runExperiment(small, mnist, config({ steps: 4, evalEvery: 2 }))).rejects.toThrow(/evaluation runs 500 examples at a time.*"eval\.x"/);
+    await expect(runExperiment(small, fx.mnist, config({ steps: 4, evalEvery: 2 }))).rejects.toThrow(/evaluation runs 500 examples at a time.*"eval\.x"/);
     const tiny = withLimits(gpu, { maxStorageBufferBindingSize: 2 << 20, maxBufferSize: 1 << 30 });
-    await expect(runExperiment(tiny, mnist, config({ steps: 4, evalEvery: 2, trainSize: 3000 }))).rejects.toThrow(/^the training set is too large.*"train\.x".*use --train-size 2674 or less$/);
+    await expect(runExperiment(tiny, fx.mnist, config({ steps: 4, evalEvery: 2, trainSize: 3000 }))).rejects.toThrow(/^the training set is too large.*"train\.x".*use --train-size 2674 or less$/);
     expect([gpu.counters.buffersCreated, gpu.counters.submits, gpu.counters.liveBuffers]).toEqual([before.buffersCreated, before.submits, before.liveBuffers]);
   });
 });
@@ -101,7 +77,7 @@ describe('long runs keep the live-buffer count flat', () => {
     const samples: string[] = [];
     let evaluated = false;
     const sample = () => evaluated && samples.push(`${gpu.counters.liveBuffers} buffers, ${gpu.counters.liveBytes} bytes`);
-    const result = await runExperiment(gpu, mnist, c, {
+    const result = await runExperiment(gpu, fx.mnist, c, {
       ...hooks,
       onEval: (p) => {
         evaluated = true;
@@ -122,7 +98,7 @@ describe('long runs keep the live-buffer count flat', () => {
     const gpu = await testGpu();
     const base = live(gpu);
     const c = config({ method: 'l2rw', steps: 60, evalEvery: 3 });
-    const file = join(tmp, 'long.safetensors');
+    const file = join(fx.tmp, 'long.safetensors');
     const straight = await sampled(gpu, c, { checkpoint: { file, every: 2 } });
     expect(straight.result.status).toBe('ok');
     expect(straight.samples.length).toBeGreaterThanOrEqual(20 + 28);
@@ -133,10 +109,10 @@ describe('long runs keep the live-buffer count flat', () => {
     // Early stopping keeps a model copy (made at the first evaluation); stop at step 31 and resume.
     const es = config({ method: 'early-stop', steps: 60, evalEvery: 3 });
     let calls = 0;
-    const stopped = await sampled(gpu, es, { checkpoint: { file: join(tmp, 'es.safetensors'), every: 2 }, shouldStop: () => calls++ >= 31 });
+    const stopped = await sampled(gpu, es, { checkpoint: { file: join(fx.tmp, 'es.safetensors'), every: 2 }, shouldStop: () => calls++ >= 31 });
     expect(stopped.result.status).toBe('interrupted');
     expect(live(gpu)).toBe(base);
-    const resumed = await sampled(gpu, es, { checkpoint: { file: join(tmp, 'es.safetensors'), every: 2, resume: true } });
+    const resumed = await sampled(gpu, es, { checkpoint: { file: join(fx.tmp, 'es.safetensors'), every: 2, resume: true } });
     expect(resumed.result.status).toBe('ok');
     expect(resumed.result.resumed_from).toBe(31);
     expect(new Set([...stopped.samples, ...resumed.samples]).size).toBe(1);
@@ -144,7 +120,7 @@ describe('long runs keep the live-buffer count flat', () => {
 
     // Divergences rolled back (state reloaded into the same buffers), then a run that gives up.
     const diverging = config({ method: 'plain', lr: 1000, seed: 3, steps: 40, evalEvery: 10, lrDecayAt: [], onDiverge: 'rollback', rollbackFactor: 0.1 });
-    const rolled = await sampled(gpu, diverging, { checkpoint: { file: join(tmp, 'rollback.safetensors'), every: 5 } });
+    const rolled = await sampled(gpu, diverging, { checkpoint: { file: join(fx.tmp, 'rollback.safetensors'), every: 5 } });
     expect(rolled.result.status).toBe('ok');
     expect(rolled.result.rollbacks!.length).toBeGreaterThan(0);
     expect(new Set(rolled.samples).size).toBe(1);
