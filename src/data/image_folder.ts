@@ -32,12 +32,18 @@ export class ImageFolderError extends Error {
 
 type Sharp = typeof import('sharp').default;
 
-async function loadSharp(): Promise<Sharp> {
-  try {
-    return (await import('sharp')).default;
-  } catch (e) {
-    throw new ImageFolderError(`reading an image folder needs the sharp package (npm install sharp): ${(e as Error).message.split('\n')[0]}`);
-  }
+let sharpModule: Promise<Sharp> | null = null;
+
+/** sharp, imported on first use (Node only; kept out of the package's public types). */
+function loadSharp(): Promise<Sharp> {
+  sharpModule ??= import('sharp').then(
+    (m) => m.default,
+    (e: Error) => {
+      sharpModule = null;
+      throw new ImageFolderError(`reading an image folder needs the sharp package (npm install sharp): ${e.message.split('\n')[0]}`);
+    },
+  );
+  return sharpModule;
 }
 
 interface Listing {
@@ -84,7 +90,8 @@ async function listClasses(root: string, sub: string, reserved: boolean): Promis
  * plane: the image's own grey when R = G = B, else luma 0.299 R + 0.587 G + 0.114 B). `grey` reports
  * whether the image is grey. Errors name the file.
  */
-export async function decodeImageFile(sharp: Sharp, file: string, size: readonly [number, number], channels: 1 | 3): Promise<{ pixels: Uint8Array; grey: boolean }> {
+export async function decodeImageFile(file: string, size: readonly [number, number], channels: 1 | 3): Promise<{ pixels: Uint8Array; grey: boolean }> {
+  const sharp = await loadSharp();
   const [h, w] = size;
   let data: Buffer;
   try {
@@ -120,7 +127,7 @@ function checkSize(size: ImageFolderOptions['size']): [number, number] {
  * Decodes images (paths relative to root) into one split, a few at a time. Colour images are decoded
  * as RGB first; with `channels` undefined the caller decides afterwards (every image grey: 1).
  */
-async function decodeAll(sharp: Sharp, root: string, files: string[], labels: number[], size: [number, number], channels: 1 | 3): Promise<{ split: OwnSplit; grey: boolean }> {
+async function decodeAll(root: string, files: string[], labels: number[], size: [number, number], channels: 1 | 3): Promise<{ split: OwnSplit; grey: boolean }> {
   const path = await import('node:path');
   const dim = channels * size[0] * size[1];
   const x = new Uint8Array(files.length * dim);
@@ -128,7 +135,7 @@ async function decodeAll(sharp: Sharp, root: string, files: string[], labels: nu
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < files.length; i = next++) {
-      const d = await decodeImageFile(sharp, path.join(root, files[i]), size, channels);
+      const d = await decodeImageFile(path.join(root, files[i]), size, channels);
       x.set(d.pixels, i * dim);
       grey &&= d.grey;
     }
@@ -215,7 +222,7 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}
       `${root}: no trusted clean set: put a few correctly labelled images of each class in ${root}/clean/<class>/, or list training images to trust in ${root}/${CLEAN_LIST}`,
     );
   }
-  const sharp = await loadSharp();
+  await loadSharp();
   const t = flatten(trainList, '');
   const cleanListing = cleanDir === 'dir' ? await listClasses(root, 'clean', false) : null;
   if (cleanListing && cleanListing.byClass.size === 0) throw new ImageFolderError(`${path.join(root, 'clean')}: no class folders (expected clean/<class>/*.png)`);
@@ -226,9 +233,9 @@ export async function loadImageFolder(dir: string, opts: ImageFolderOptions = {}
 
   // Decoded as RGB when the channels are not given; made grey afterwards if every image is.
   const decodeChannels = opts.channels ?? 3;
-  const trainAll = await decodeAll(sharp, root, t.files, t.labels, size, decodeChannels);
-  const cleanDecoded = c ? await decodeAll(sharp, root, c.files, c.labels, size, decodeChannels) : null;
-  const testDecoded = te ? await decodeAll(sharp, root, te.files, te.labels, size, decodeChannels) : null;
+  const trainAll = await decodeAll(root, t.files, t.labels, size, decodeChannels);
+  const cleanDecoded = c ? await decodeAll(root, c.files, c.labels, size, decodeChannels) : null;
+  const testDecoded = te ? await decodeAll(root, te.files, te.labels, size, decodeChannels) : null;
   const allGrey = [trainAll, cleanDecoded, testDecoded].every((d) => !d || d.grey);
   const channels = opts.channels ?? (allGrey ? 1 : 3);
   const plane = size[0] * size[1];
