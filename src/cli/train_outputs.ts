@@ -53,7 +53,7 @@ export function trainOutputs(o: { saveModel?: string; weightsOut?: string }, c: 
         : {}),
     },
     async write(result, progress) {
-      if (result.status !== 'ok') return [];
+      if (result.status !== 'ok') return modelFile || weightsFile ? [`${[modelFile, weightsFile].filter(Boolean).join(' and ')} not written: the run did not finish (${result.status})`] : [];
       const lines: string[] = [];
       if (modelFile && model) {
         await writeModelFile(modelFile, model);
