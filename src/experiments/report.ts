@@ -1,39 +1,11 @@
 // Files a run or a sweep leaves behind (JSON, CSV) and the text table of a sweep.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic_file';
 import { atPoint, type SweepPoint } from './presets';
 import type { CurvePoint, RunResult } from './run';
 
-/**
- * Writes via a temporary file in the same folder, flushed to disk, then renamed over `path`: a kill
- * or a power cut at any moment leaves either the previous complete file or the new one, never half
- * of one. The folder is flushed too, so the rename itself survives a power cut.
- */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  syncFolder(dirname(path));
-}
-
-/** fsync of a folder; some file systems refuse it (EINVAL, EISDIR, EPERM), which costs only durability. */
-function syncFolder(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Best effort.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
+export { writeFileAtomic } from '../util/atomic_file';
 
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return '';

@@ -13,6 +13,7 @@ import { errorPlotSvg } from './plot';
 import { atPoint, axisFields, presetDecl, type AxisField, type PresetName, type PresetSize, type SweepAxis, type SweepPoint } from './presets';
 import { aggregate, formatTable, toCsv, writeFileAtomic, type Aggregate } from './report';
 import { runExperiment, type CurvePoint, type RunResult } from './run';
+import { atomicTemporaryOf } from '../util/atomic_file';
 
 export interface SweepPlan {
   /** The preset's name, with "-quick" for --quick. */
@@ -239,13 +240,13 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
   return { aggregate: agg, files };
 }
 
-/** Temporary files a killed write left behind (writeFileAtomic's `<file>.tmp-<pid>`). */
+/** Temporary files a killed write of the sweep's files left behind (see writeFileAtomic). */
 function removeStaleTemporaries(dir: string, preset: string): void {
   if (!existsSync(dir)) return;
   const names = new Set(Object.values(sweepFiles(dir, preset)).map((f) => basename(f)));
   for (const entry of readdirSync(dir)) {
-    const m = /^(.*)\.tmp-\d+$/.exec(entry);
-    if (m && names.has(m[1])) rmSync(join(dir, entry), { force: true });
+    const target = atomicTemporaryOf(entry);
+    if (target && names.has(target)) rmSync(join(dir, entry), { force: true });
   }
 }
 

@@ -14,11 +14,11 @@
 // Files are written atomically (a temporary file in the same folder, fsync, rename, fsync of the
 // folder) and read strictly: a truncated, corrupted or foreign file is refused with a message naming
 // it, never loaded.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { TrainData, TrainerState, TrainerStateInfo } from './trainer';
 import { configJson, firstDifference, valueText } from './trainer';
+import { writeFileAtomic } from '../util/atomic_file';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError } from './safetensors';
 
 export const CHECKPOINT_FORMAT = 'l2rw-checkpoint/1';
@@ -124,7 +124,12 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
  * fsync of the folder. A crash at any moment leaves the previous file or the new one, never a mix.
  */
 export async function writeCheckpoint(file: string, state: TrainerState, meta: CheckpointMeta): Promise<void> {
-  await writeFileAtomic(file, encodeCheckpoint(state, meta));
+  const bytes = encodeCheckpoint(state, meta);
+  try {
+    writeFileAtomic(file, bytes);
+  } catch (e) {
+    throw new CheckpointError(`cannot write checkpoint ${file}: ${(e as Error).message}`);
+  }
 }
 
 /** Reads and verifies a checkpoint (throws CheckpointError naming the file when it cannot be trusted). */
@@ -137,38 +142,6 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     throw new CheckpointError(`cannot read checkpoint ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
   return decodeCheckpoint(bytes, file);
-}
-
-/** Writes bytes to `file` atomically (temporary file, fsync, rename, folder fsync). */
-export async function writeFileAtomic(file: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fh = await fs.open(tmp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new CheckpointError(`cannot write checkpoint ${file}: ${(e as Error).message}`);
-  }
-  // Makes the rename itself durable. Some platforms (Windows) cannot open or sync a folder: the file
-  // is complete either way.
-  try {
-    const d = await fs.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw new CheckpointError(`cannot sync the folder of checkpoint ${file}: ${(e as Error).message}`);
-  }
 }
 
 /**
