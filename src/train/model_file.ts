@@ -166,19 +166,17 @@ export async function trainedModel(trainer: Trainer, d: Pick<ModelDescription, '
   return m;
 }
 
-/** Writes a model file atomically (a temporary file in the same folder, then a rename). Node only. */
+/** Writes a model file atomically (src/util/atomic_file.ts: temporary file, fsync, rename). Node only. */
 export async function writeModelFile(file: string, m: ModelFile): Promise<void> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
+  // Imported here, not at the top: this module also runs in browsers, which never write files.
+  const { writeFileAtomic } = await import('../util/atomic_file');
   const bytes = encodeModelFile(m);
-  const dir = path.dirname(path.resolve(file));
-  await fs.mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   try {
-    await fs.writeFile(tmp, bytes);
-    await fs.rename(tmp, file);
+    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    writeFileAtomic(file, bytes);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
     throw new ModelFileError(`${file}: cannot write the model (${(e as Error).message})`);
   }
 }
