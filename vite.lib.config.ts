@@ -75,9 +75,10 @@ export default defineConfig({
   plugins: [declarations()],
   build: {
     lib: {
-      entry: here('./src/index.ts'),
+      // The browser-safe main entry, and the Node-only one (`l2rw-gpu/node`: runs, checkpoints, sweeps).
+      entry: { index: here('./src/index.ts'), node: here('./src/node.ts') },
       formats: ['es'],
-      fileName: 'index',
+      fileName: (_format, name) => `${name}.js`,
     },
     outDir: here('./dist/lib'),
     emptyOutDir: true,

@@ -98,12 +98,28 @@ describe('npm package', () => {
   it('installs a library that bundlers and browsers can take: WGSL inlined, node:* and webgpu imported lazily', () => {
     const pkg = join(project, 'node_modules', 'l2rw-gpu');
     expect(existsSync(join(pkg, 'src'))).toBe(false);
-    const lib = readFileSync(join(pkg, 'dist', 'lib', 'index.js'), 'utf8');
+    // The main entry and the chunks it imports statically (shared with the Node entry).
+    const read = (f: string) => readFileSync(join(pkg, 'dist', 'lib', f), 'utf8');
+    const entry = read('index.js');
+    const chunks = [...entry.matchAll(/^\s*import\s[^;]*?from\s*['"]\.\/([^'"]+)['"]/gm)].map((m) => m[1]);
+    const lib = [entry, ...chunks.map(read)].join('\n');
     expect(lib).not.toMatch(/\?raw['"]/);
     expect(lib).toContain('@compute');
     // A static import of a Node built-in or of Dawn would break a browser bundle of the library.
     expect(lib).not.toMatch(/^\s*import\s[^;]*?from\s*['"](node:|webgpu['"])/m);
     expect(lib).not.toMatch(/^\s*import\s*['"](node:|webgpu['"])/m);
+  });
+
+  it("serves the Node-only API as 'l2rw-gpu/node': runs with checkpoints, presets and sweeps", () => {
+    const script = [
+      "import { runExperiment, planSweep, readCheckpoint, PRESETS, DEFAULT_CONFIG } from 'l2rw-gpu/node';",
+      "const plan = planSweep('noise', { quick: true });",
+      "console.log(typeof runExperiment, typeof readCheckpoint, PRESETS.join(','), plan.points.map((p) => p.label).join('|'), DEFAULT_CONFIG.batch);",
+    ].join('\n');
+    writeFileSync(join(project, 'node-entry.mjs'), script);
+    const r = run(process.execPath, ['node-entry.mjs'], project, 60_000);
+    if (r.status !== 0) throw new Error(`l2rw-gpu/node failed (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+    expect(r.stdout.trim()).toBe('function function fig2,noise,clean-size,imbalance-noise uniform 0.4|background 0.4 100');
   });
 
   it("runs the README's library example against the installed package: three training steps", () => {
