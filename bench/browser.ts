@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     .option('--smoke', 'one iteration of everything')
     .option('--quick', 'fewer repetitions (the default)')
     .option('--full', 'the full suite (slow on SwiftShader)')
-    .option('--skip <groups>', 'comma-separated: kernels, steps, peers, profile', '')
+    .option('--skip <groups>', 'comma-separated: kernels, variants, steps, peers, profile', '')
     .option('--timeout <minutes>', 'give up after this long', '40')
     .option('--out <file>', 'JSON output', path.join(here, 'results/browser.json'))
     .parse(process.argv)

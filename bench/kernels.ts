@@ -36,6 +36,10 @@ interface Case {
   shape: string;
   variant: string;
   flops: number;
+  /** For a product: its shape and options (the variants group, bench/variants.ts, reruns these). */
+  matmul?: { shape: MatmulShape; opts: MatmulOptions };
+  /** For a convolution: its shape and kind (likewise). */
+  conv?: { shape: Conv2dShape; kind: ConvKind };
   /** Plans the dispatch over freshly made buffers; returns it and the buffers to free. */
   make(gpu: Gpu, k: KernelPrograms, rng: Rng): Promise<{ dispatch: Dispatch; buffers: GPUBuffer[] }>;
 }
@@ -66,7 +70,7 @@ async function loadPrograms(gpu: Gpu) {
   };
 }
 
-function variantOf(o: MatmulOptions): string {
+export function variantOf(o: MatmulOptions): string {
   return [o.transA && 'tA', o.transB && 'tB', o.epilogue && o.epilogue !== 'none' && o.epilogue, o.kScale && 'kScale'].filter(Boolean).join(',') || 'nn';
 }
 
@@ -78,6 +82,7 @@ function matmulCase(name: string, s: MatmulShape, o: MatmulOptions = {}): Case {
     shape: `${s.m}x${s.n}x${s.k}`,
     variant: variantOf(o),
     flops: Matmul.flops(s),
+    matmul: { shape: s, opts: o },
     async make(gpu, k, rng) {
       const a = gpu.upload('a', rng.normals(s.m * s.k));
       const b = gpu.upload('b', rng.normals(s.k * s.n));
@@ -111,6 +116,7 @@ function convCase(name: string, s: Conv2dShape, kind: ConvKind): Case {
     shape: convDesc(s),
     variant: kind,
     flops: kind === 'bias' || kind === 'bias_weighted' ? yN : convFlops(s),
+    conv: { shape: s, kind },
     async make(gpu, k, rng) {
       const bufs: GPUBuffer[] = [];
       const up = (label: string, n: number) => {
@@ -211,6 +217,18 @@ const conv2: Conv2dShape = { N: B, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, strid
 /** The validation batch of L2RW (10 clean examples) runs the same convolutions at N = 10. */
 const conv1Val: Conv2dShape = { ...conv1, N: 10 };
 const conv2Val: Conv2dShape = { ...conv2, N: 10 };
+
+/** Every product the kernel group times, in its order: name, shape, options. */
+export function matmulBenchProducts(): { name: string; shape: MatmulShape; opts: MatmulOptions }[] {
+  return cases().flatMap((c) => (c.matmul ? [{ name: c.name, ...c.matmul }] : []));
+}
+
+/** Every forward convolution the kernel group times (LeNet's, batch 100 and 10). */
+export function convForwardBenchCases(): { name: string; shape: Conv2dShape; flops: number }[] {
+  return cases().flatMap((c) => (c.conv?.kind === 'fwd' ? [{ name: c.name, shape: c.conv.shape, flops: c.flops }] : []));
+}
+
+export { convDesc };
 
 function cases(): Case[] {
   const square = SQUARE_SIZES.map((n) => matmulCase(`matmul ${n}`, { m: n, n, k: n }));

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     .description('Kernel, training-step and peer benchmarks on this machine\'s WebGPU adapter')
     .option('--quick', 'fewer repetitions (about 3 minutes on a 2-core CPU adapter)')
     .option('--smoke', 'one iteration of everything (CI check of the harness, not a measurement)')
-    .addOption(new Option('--skip <groups>', 'comma-separated: kernels, steps, resnet, peers, profile').default(''))
+    .addOption(new Option('--skip <groups>', 'comma-separated: kernels, variants, steps, resnet, peers, profile').default(''))
     .option('--kernels <names>', 'only kernels whose name contains one of these (comma-separated)')
     .addOption(new Option('--peers <names>', `comma-separated subset of ${PEER_NAMES.join(', ')}`))
     .option('--resnet-peers [runs]', `also train the ResNet in the peers (slow; part of the resnet group), comma-separated subset of ${RESNET_PEER_RUNS.join(', ')} (default all)`)

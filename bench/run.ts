@@ -6,13 +6,16 @@ import { GpuTimer, type TimerKind } from './lib/timing';
 import { runPeers, type PeerName, type PeerResults } from './peers/index';
 import { runResnetBench, type ResnetBenchOptions, type ResnetResult } from './resnet';
 import { runStepBench, type ModelKind, type StepResult } from './steps';
+import { runVariantBench, type VariantResult } from './variants';
+import { chooseMatmulVariant, isCpuAdapter } from '../src/kernels/matmul';
+import { chooseConv2dForwardVariant } from '../src/kernels/conv2d_forward';
 
 export type BenchMode = 'full' | 'quick' | 'smoke';
 
 export interface BenchOptions {
   mode: BenchMode;
   /** Skip groups of the suite (e.g. to rerun only the steps while tuning kernels). */
-  skip?: ('kernels' | 'steps' | 'resnet' | 'peers' | 'profile')[];
+  skip?: ('kernels' | 'variants' | 'steps' | 'resnet' | 'peers' | 'profile')[];
   /** Only kernels whose name contains one of these. */
   kernelFilter?: string[];
   /** Peers to run (default all that apply to the environment). */
@@ -34,6 +37,10 @@ export interface BenchResult {
   /** Machine load average at the start and the end (Node only), since other jobs share the CPU. */
   load: { start: number[] | null; end: number[] | null };
   kernels: KernelResult[];
+  /** Each matmul product and forward convolution of `kernels` by every form of its kernel, side by side (bench/variants.ts). */
+  variants: VariantResult[];
+  /** Which form each multi-form kernel ran in this run, and why (gpu.describe()'s lines). */
+  kernel_choices: string[];
   /** The LeNet step (the brief's headline numbers). */
   steps: StepResult | null;
   /** Every model's step results. */
@@ -47,6 +54,7 @@ export interface BenchResult {
 
 interface ModeSettings {
   kernel: { flopsPerCase: number; minIters: number; maxIters: number; warmup: number };
+  variants: { flopsPerCase: number; minIters: number; maxIters: number; warmup: number; rounds: number };
   step: { warmup: number; stepsPerBlock: number; blocks: number; groupIters: number };
   peer: { warmup: number; steps: number; repeats: number; matmulIters: number; slowLenet: boolean };
   resnet: ResnetBenchOptions;
@@ -55,18 +63,21 @@ interface ModeSettings {
 export const MODES: Record<BenchMode, ModeSettings> = {
   full: {
     kernel: { flopsPerCase: 4e9, minIters: 5, maxIters: 300, warmup: 2 },
+    variants: { flopsPerCase: 1e9, minIters: 3, maxIters: 100, warmup: 1, rounds: 3 },
     step: { warmup: 5, stepsPerBlock: 10, blocks: 5, groupIters: 15 },
     peer: { warmup: 3, steps: 10, repeats: 3, matmulIters: 5, slowLenet: true },
     resnet: { depth: 32, batch: 100, steps: 5, cleanBatches: [10, 100] },
   },
   quick: {
     kernel: { flopsPerCase: 6e8, minIters: 3, maxIters: 40, warmup: 1 },
+    variants: { flopsPerCase: 2e8, minIters: 2, maxIters: 20, warmup: 1, rounds: 3 },
     step: { warmup: 2, stepsPerBlock: 4, blocks: 3, groupIters: 5 },
     peer: { warmup: 2, steps: 4, repeats: 2, matmulIters: 3, slowLenet: false },
     resnet: { depth: 32, batch: 100, steps: 2, cleanBatches: [10, 100] },
   },
   smoke: {
     kernel: { flopsPerCase: 0, minIters: 1, maxIters: 1, warmup: 0 },
+    variants: { flopsPerCase: 0, minIters: 1, maxIters: 1, warmup: 0, rounds: 1 },
     step: { warmup: 1, stepsPerBlock: 1, blocks: 1, groupIters: 1 },
     peer: { warmup: 0, steps: 1, repeats: 1, matmulIters: 1, slowLenet: false },
     resnet: { depth: 8, batch: 4, steps: 1, cleanBatches: [2] },
@@ -106,6 +117,24 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     });
   }
 
+  let variants: VariantResult[] = [];
+  if (!skip.has('variants')) {
+    // In a page on a CPU adapter (SwiftShader) only small products, and not the tiled form, whose
+    // pipelines take SwiftShader 5-10 s each to compile.
+    const page = gpu.adapter.runtime === 'browser';
+    const cpuPage = page && isCpuAdapter(gpu.adapter);
+    // The forms this adapter runs (measured now unless cached), before the forms are timed side by side.
+    await chooseMatmulVariant(gpu);
+    await chooseConv2dForwardVariant(gpu);
+    log(`kernel variants (ms per product, process CPU ms in brackets; x = blocked time / form time)${cpuPage ? ', products up to 100 MFLOP, tiled form left out' : ''}:`);
+    variants = await runVariantBench(
+      gpu,
+      timer,
+      { ...settings.variants, filter: opts.kernelFilter, matmulVariants: cpuPage ? ['blocked', 'scalar'] : undefined, maxFlops: cpuPage ? 1e8 : undefined },
+      log,
+    );
+  }
+
   const models: StepResult[] = [];
   if (!skip.has('steps')) {
     log('training steps (Trainer, batch 100, 10 clean examples):');
@@ -135,6 +164,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   }
   notes.push(...peers.notes);
 
+  const kernelChoices = gpu.kernelChoices.describe();
+  for (const line of kernelChoices) log(line);
   gpu.destroyAll();
   gpu.device.destroy();
   return {
@@ -146,6 +177,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     timer: timer.kind,
     load: { start: loadStart, end: await loadAverage() },
     kernels,
+    variants,
+    kernel_choices: kernelChoices,
     steps: lenet,
     models,
     resnet,

@@ -2,10 +2,14 @@
 // fused bias / bias+ReLU / ReLU epilogue. Also home of the convolution shape type shared by the backward
 // kernels (conv2d_backward_data, conv2d_backward_filter, conv2d_bias_grad).
 import raw from '../shaders/conv2d_forward.wgsl?raw';
+import forwardIo from '../shaders/conv2d_forward_io.wgsl?raw';
 import conv2dParams from '../shaders/conv2d_params.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
+import type { Measurement } from '../gpu/kernel_choices';
 import type { UniformSpec } from '../gpu/uniforms';
-import { Kernel, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
+import { tuneVariants } from './tune';
+import { registerBlockConv2dForward } from './wgsl_template';
 
 /** x [N, C, H, W], w [K, C, R, S]; one stride and one zero-padding for both spatial axes. */
 export interface Conv2dShape {
@@ -103,6 +107,17 @@ const BLOCK_CHANNELS = [10, 25] as const;
 const BM = 8;
 const WG = 64;
 
+/**
+ * The forms of this kernel (chosen per adapter like matmul's, src/gpu/kernel_choices.ts):
+ *   blocked  src/shaders/conv2d_forward.wgsl, the block in loop-indexed arrays (lavapipe unrolls them);
+ *   scalar   registerBlockConv2dForward (src/kernels/wgsl_template.ts), the block written out in named
+ *            variables, for adapters that keep arrays in memory (SwiftShader).
+ */
+export type Conv2dForwardVariant = 'blocked' | 'scalar';
+export const CONV2D_FORWARD_VARIANTS: readonly Conv2dForwardVariant[] = ['blocked', 'scalar'];
+/** The channel blocks each form compiles (the plan picks the one that wastes fewest channels). */
+const VARIANT_BLOCKS: Record<Conv2dForwardVariant, readonly number[]> = { blocked: BLOCK_CHANNELS, scalar: [10] };
+
 /** The channel block that computes the fewest padded channels for K (the larger one on a tie). */
 export function pickChannelBlock(K: number, choices: readonly number[]): number {
   let best = choices[0];
@@ -119,14 +134,61 @@ function rowPath(shape: Conv2dShape): boolean {
   return shape.stride === 1;
 }
 
-/** The kernel with a BK-channel register block (one pipeline per BK). */
-export function conv2dForwardDef(BK: number): KernelDef {
-  return {
+/** The kernel with a BK-channel register block (one pipeline per BK), in the given form. */
+export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'blocked'): KernelDef {
+  const def: KernelDef = {
     name: 'conv2d_forward',
-    source: conv2dSource(raw, { BK, BM }),
+    source: conv2dSource(`${raw}\n${forwardIo}`, { BK, BM }),
     bindings: ['read', 'read', 'read', 'rw', 'uniform'],
     uniforms: conv2dUniforms,
   };
+  if (variant === 'blocked') return def;
+  return { ...def, name: `conv2d_forward_scalar_${BK}x${BM}`, source: conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM })}\n${forwardIo}`), generated: true };
+}
+
+/** The variants measured on this adapter (no GPU-only form yet: both on every adapter). */
+export function conv2dForwardCandidates(_gpu: Gpu): Conv2dForwardVariant[] {
+  return [...CONV2D_FORWARD_VARIANTS];
+}
+
+/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
+export function chooseConv2dForwardVariant(gpu: Gpu): Promise<Conv2dForwardVariant> {
+  const sources = CONV2D_FORWARD_VARIANTS.flatMap((v) => VARIANT_BLOCKS[v].map((bk) => kernelSource(conv2dForwardDef(bk, v)))).join('\n');
+  return gpu.kernelChoices.choose('conv2d_forward', CONV2D_FORWARD_VARIANTS, conv2dForwardCandidates(gpu), sources, () => measureConv2dForward(gpu)) as Promise<Conv2dForwardVariant>;
+}
+
+/** LeNet's conv2 on a validation batch of 10 (row path) and a ResNet-like stride-2 layer (general path). */
+const TUNE_SHAPES: Conv2dShape[] = [
+  { N: 10, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 },
+  { N: 10, C: 16, H: 16, W: 16, K: 32, R: 3, S: 3, stride: 2, pad: 1 },
+];
+
+/** Times every candidate on TUNE_SHAPES (no epilogue) and names the fastest. */
+export async function measureConv2dForward(gpu: Gpu, candidates: readonly Conv2dForwardVariant[] = conv2dForwardCandidates(gpu)): Promise<Measurement> {
+  const buffers: GPUBuffer[] = [];
+  const make = (floats: number, fill: boolean) => {
+    const data = new Float32Array(floats);
+    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const b = gpu.upload('tune.conv', data);
+    buffers.push(b);
+    return b;
+  };
+  const operands = TUNE_SHAPES.map((s) => {
+    const { P, Q } = conv2dOutputShape(s);
+    return { x: make(s.N * s.C * s.H * s.W, true), w: make(s.K * s.C * s.R * s.S, true), y: make(s.N * s.K * P * Q, false) };
+  });
+  const tuned = candidates.map((variant) => {
+    let conv: Conv2dForward | null = null;
+    return {
+      variant,
+      async compile() {
+        conv = await Conv2dForward.create(gpu, { variant });
+      },
+      plan: () => TUNE_SHAPES.map((s, i) => conv!.plan(operands[i].x, operands[i].w, null, operands[i].y, s, `tune.${variant}`)),
+    };
+  });
+  const shapes = TUNE_SHAPES.map((s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`).join(' + ');
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
 }
 
 /** Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU without a bias (a bias-free convolution before a ReLU). */
@@ -145,6 +207,8 @@ export interface Conv2dForwardOptions {
    * convolution followed by a ReLU). Default 'none'.
    */
   epilogue?: Conv2dEpilogue;
+  /** The form to run; default: this adapter's choice (chooseConv2dForwardVariant). */
+  variant?: Conv2dForwardVariant;
 }
 
 export class Conv2dForward {
@@ -152,13 +216,19 @@ export class Conv2dForward {
     private readonly gpu: Gpu,
     private readonly kernels: ReadonlyMap<number, Kernel>,
     readonly epilogue: Conv2dEpilogue,
+    readonly variant: Conv2dForwardVariant,
   ) {}
 
   static async create(gpu: Gpu, options: Conv2dForwardOptions = {}): Promise<Conv2dForward> {
     const epilogue = options.epilogue ?? 'none';
     if (!(epilogue in EPILOGUE_CODE)) throw new Error(`conv2d_forward: unknown epilogue "${epilogue}"`);
-    const kernels = await Promise.all(BLOCK_CHANNELS.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
-    return new Conv2dForward(gpu, new Map(BLOCK_CHANNELS.map((bk, i) => [bk, kernels[i]])), epilogue);
+    if (options.variant !== undefined && !CONV2D_FORWARD_VARIANTS.includes(options.variant)) {
+      throw new Error(`conv2d_forward: unknown variant "${options.variant}" (expected ${CONV2D_FORWARD_VARIANTS.join(', ')})`);
+    }
+    const variant = options.variant ?? (await chooseConv2dForwardVariant(gpu));
+    const blocks = VARIANT_BLOCKS[variant];
+    const kernels = await Promise.all(blocks.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk, variant), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
+    return new Conv2dForward(gpu, new Map(blocks.map((bk, i) => [bk, kernels[i]])), epilogue, variant);
   }
 
   /**
@@ -173,7 +243,7 @@ export class Conv2dForward {
     }
     const { N, K, P, Q } = conv2dOutputShape(shape);
     const blocks = rowPath(shape) ? N * P * Math.ceil(Q / BM) : Math.ceil((N * P * Q) / BM);
-    const bk = pickChannelBlock(K, BLOCK_CHANNELS);
+    const bk = pickChannelBlock(K, [...this.kernels.keys()]);
     const kernel = this.kernels.get(bk)!;
     return kernel.plan(label, [x, w, bias ?? this.gpu.placeholder, y], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(K / bk)));
   }

@@ -302,3 +302,171 @@ export function tiledVec4Fits(shape: { m: number; n: number; k: number }, transA
   const bRun = transB ? shape.k : shape.n;
   return aRun % 4 === 0 && bRun % 4 === 0;
 }
+
+// ---- conv2d forward: register block in named variables -----------------------------------------
+
+export interface ConvForwardBlockOptions {
+  /** Output channels per invocation (uniform across the workgroup: taken from workgroup_id.y). */
+  bk: number;
+  /** Output positions per invocation, a multiple of 4 (held as bm / 4 vec4s per channel). */
+  bm: number;
+}
+
+/**
+ * The entry point of the convolution forward kernel with its BK x BM block written out: the same
+ * algorithm, launch and paths as src/shaders/conv2d_forward.wgsl (read that file's comments first),
+ * with every loop over the block unrolled here and its arrays turned into named variables: acc_<k>_<q>
+ * (vec4f: 4 positions of output channel k), the row path's register window x_<j>, and the per-position
+ * offsets of the general path. The wrapper appends conv2d_forward_io.wgsl (bindings, overrides,
+ * row_path(), load_x()) and conv2d_params.wgsl, as it does for the hand-written form.
+ */
+export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions): string {
+  checkPositive('bk', bk);
+  checkPositive('bm', bm, 4);
+  const ch = range(bk);
+  const pos = range(bm);
+  const quads = range(bm / 4);
+  const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_${4 * q + e}`).join(', ')})`;
+  const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
+  // One filter tap: the block's bm input values (named <xs>_<j>) times each channel's filter value.
+  const tap = (wIndex: (i: number) => string, xs: string): string[] => [
+    ...quads.map((q) => `let xq_${q} = ${quad(xs, q)};`),
+    ...ch.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * xq_${q};`)]),
+  ];
+  const rowPath = [
+    `let qblocks = ceil_div(params.Q, ${bm}u);`,
+    'if (mb >= params.N * params.P * qblocks) {',
+    '  return;',
+    '}',
+    'let row = mb / qblocks;',
+    `let q0 = (mb - row * qblocks) * ${bm}u;`,
+    'let n = row / params.P;',
+    'let p = row - n * params.P;',
+    'let iw0 = i32(q0) - pad;',
+    'let x_n = n * params.C * HW;',
+    'for (var r = 0u; r < params.R; r++) {',
+    '  let ih = i32(p) - pad + i32(r);',
+    '  let row_ok = ih >= 0 && ih < i32(params.H);',
+    '  let x_row = i32(x_n) + ih * i32(params.W) + iw0;',
+    '  for (var c = 0u; c < params.C; c++) {',
+    '    let x_c = x_row + i32(c * HW);',
+    '    // The window: x_j holds column j + s of the run at tap s.',
+    ...pos.map((j) => `    var x_${j} = load_x(x_c, iw0, ${j}u, row_ok);`),
+    '    let w_off = c * RS + r * params.S;',
+    '    for (var s = 0u; s < params.S; s++) {',
+    ...indent(tap((i) => `wb_${i} + w_off + s`, 'x'), 3),
+    ...pos.slice(0, -1).map((j) => `      x_${j} = x_${j + 1};`),
+    `      x_${bm - 1} = load_x(x_c, iw0, ${bm}u + s, row_ok);`,
+    '    }',
+    '  }',
+    '}',
+  ];
+  // The general path keeps each position's input origin in small arrays (read once per tap), not in
+  // named variables: with 3 x bm more values live across the loops SwiftShader's compiler took 40 s.
+  const generalPath = [
+    'let M = params.N * PQ;',
+    `if (mb >= ceil_div(M, ${bm}u)) {`,
+    '  return;',
+    '}',
+    `let m0 = mb * ${bm}u;`,
+    '// Positions past M are computed on a clamped position and never stored.',
+    `var xb: array<u32, ${bm}>;`,
+    `var ih0: array<i32, ${bm}>;`,
+    `var iw0: array<i32, ${bm}>;`,
+    `for (var j = 0u; j < ${bm}u; j++) {`,
+    '  let m = min(m0 + j, M - 1u);',
+    '  let n = m / PQ;',
+    '  let pq = m - n * PQ;',
+    '  let p = pq / params.Q;',
+    '  xb[j] = n * params.C * HW;',
+    '  ih0[j] = i32(p * params.stride) - pad;',
+    '  iw0[j] = i32((pq - p * params.Q) * params.stride) - pad;',
+    '}',
+    '// (r, s) outermost so the padding test is paid once per tap, not once per multiply-add.',
+    'for (var r = 0u; r < params.R; r++) {',
+    '  for (var s = 0u; s < params.S; s++) {',
+    `    var x_off: array<u32, ${bm}>;`,
+    `    var inside: array<bool, ${bm}>;`,
+    `    for (var j = 0u; j < ${bm}u; j++) {`,
+    '      let ih = ih0[j] + i32(r);',
+    '      let iw = iw0[j] + i32(s);',
+    '      inside[j] = ih >= 0 && ih < i32(params.H) && iw >= 0 && iw < i32(params.W);',
+    '      x_off[j] = select(0u, xb[j] + u32(ih) * params.W + u32(iw), inside[j]);',
+    '    }',
+    '    let tap = r * params.S + s;',
+    '    for (var c = 0u; c < params.C; c++) {',
+    `      var xv: array<f32, ${bm}>;`,
+    `      for (var j = 0u; j < ${bm}u; j++) {`,
+    '        xv[j] = select(0.0, x[x_off[j] + c * HW], inside[j]);',
+    '      }',
+    ...pos.map((j) => `      let xv_${j} = xv[${j}];`),
+    ...indent(tap((i) => `wb_${i} + c * RS + tap`, 'xv'), 3),
+    '    }',
+    '  }',
+    '}',
+  ];
+  const epilogue = ch.flatMap((i) => [
+    `if (k0 + ${i}u < params.K) {`,
+    `  let k = k0 + ${i}u;`,
+    '  var b = 0.0;',
+    '  if (EPILOGUE == 1u || EPILOGUE == 2u) {',
+    '    b = bias[k];',
+    '  }',
+    ...quads.flatMap((q) => [
+      `  var v_${q} = acc_${i}_${q} + b;`,
+      '  if (EPILOGUE >= 2u) {',
+      `    v_${q} = max(v_${q}, vec4f(0.0));`,
+      '  }',
+      ...range(4).flatMap((e) => {
+        const j = 4 * q + e;
+        return [`  if (ok_${j}) {`, `    y[yb_${j} + k * PQ] = v_${q}.${'xyzw'[e]};`, '  }'];
+      }),
+    ]),
+    '}',
+  ]);
+  return [
+    `// Generated by registerBlockConv2dForward({ bk: ${bk}, bm: ${bm} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    '// y = conv(x, w) (+ bias) (ReLU), the block of y written out in named registers (see that file).',
+    'const NO_OUTPUT = 0xffffffffu;',
+    '',
+    '// Where output position j of block mb starts in y (channel 0), or NO_OUTPUT past the end.',
+    'fn out_base(mb: u32, j: u32) -> u32 {',
+    '  let PQ = params.P * params.Q;',
+    '  if (row_path()) {',
+    `    let qblocks = ceil_div(params.Q, ${bm}u);`,
+    '    let row = mb / qblocks;',
+    `    let q = (mb - row * qblocks) * ${bm}u + j;`,
+    '    let n = row / params.P;',
+    '    let p = row - n * params.P;',
+    '    return select(NO_OUTPUT, n * params.K * PQ + p * params.Q + q, q < params.Q);',
+    '  }',
+    `  let m = mb * ${bm}u + j;`,
+    '  let n = m / PQ;',
+    '  return select(NO_OUTPUT, n * params.K * PQ + m - n * PQ, m < params.N * PQ);',
+    '}',
+    '',
+    '@compute @workgroup_size(WG)',
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    '  let PQ = params.P * params.Q;',
+    '  let HW = params.H * params.W;',
+    '  let RS = params.R * params.S;',
+    '  let CRS = params.C * RS;',
+    '  let pad = i32(params.pad);',
+    '  let mb = (wid.x + wid.z * nwg.x) * WG + lid;',
+    '  // Channels past K read the last real filter and are never stored.',
+    `  let k0 = wid.y * ${bk}u;`,
+    ...ch.map((i) => `  let wb_${i} = min(k0 + ${i}u, params.K - 1u) * CRS;`),
+    ...ch.flatMap((i) => quads.map((q) => `  var acc_${i}_${q} = vec4f(0.0);`)),
+    '  if (row_path()) {',
+    ...indent(rowPath, 2),
+    '  } else {',
+    ...indent(generalPath, 2),
+    '  }',
+    '  // Output position j of the block is y[yb_j + k * PQ], stored when ok_j (found after the loops, so',
+    '  // that these are not live across them).',
+    ...pos.flatMap((j) => [`  let yb_${j} = out_base(mb, ${j}u);`, `  let ok_${j} = yb_${j} != NO_OUTPUT;`]),
+    ...indent(epilogue, 1),
+    '}',
+    '',
+  ].join('\n');
+}

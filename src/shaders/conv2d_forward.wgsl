@@ -17,28 +17,9 @@
 // also picks the path (the same test as row_path()) and sizes the launch to match.
 // EPILOGUE: 0 = none, 1 = + bias[k], 2 = max(0, . + bias[k]), 3 = max(0, .) (no bias).
 // `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
-// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-
-override WG: u32 = 64;
-override EPILOGUE: u32 = 0;
-
-// The row path applies exactly when the wrapper launched it (same test there: rowPath()).
-fn row_path() -> bool {
-  return params.stride == 1u;
-}
-
-// Column t of an input row run starting at column iw0 (zero outside the image; the index of a
-// masked load is clamped to 0 so that it stays in bounds).
-fn load_x(x_c: i32, iw0: i32, t: u32, row_ok: bool) -> f32 {
-  let iw = iw0 + i32(t);
-  let ok = row_ok && iw >= 0 && iw < i32(params.W);
-  return select(0.0, x[select(0u, u32(x_c + i32(t)), ok)], ok);
-}
+// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts) after conv2d_forward_io.wgsl.
+// Bindings, overrides, row_path() and load_x() live in conv2d_forward_io.wgsl, shared with the
+// written-out form of this kernel (registerBlockConv2dForward in src/kernels/wgsl_template.ts).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

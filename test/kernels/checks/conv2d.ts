@@ -1,11 +1,12 @@
 // conv2d: the float64 references against central finite differences, then the forward (every
 // epilogue), data, filter and bias-gradient kernels (plain and per-example weighted) against them,
-// bindings at offsets, and the wrappers' argument checks.
+// the forward kernel's other forms (CONV2D_FORWARD_VARIANTS) on every case, bindings at offsets, and
+// the wrappers' argument checks.
 import type { Gpu } from '../../../src/gpu/gpu';
 import { Conv2dBackwardData } from '../../../src/kernels/conv2d_backward_data';
 import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
-import { Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
+import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches } from '../../../src/kernels/kernel';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
@@ -131,6 +132,47 @@ const referenceChecks: KernelCheck[] = FD_SHAPES.map((sh) =>
   }),
 );
 
+/** The forward kernel in one form, every epilogue asked for, against the float64 reference. */
+async function checkForward(
+  gpu: Gpu,
+  s: Scratch,
+  name: string,
+  sh: Conv2dShape,
+  epilogues: Conv2dEpilogue[],
+  variant: Conv2dForwardVariant,
+  inputs: { x: Float32Array; w: Float32Array; bias: Float32Array; bx: GPUBuffer; bw: GPUBuffer; bb: GPUBuffer },
+): Promise<void> {
+  const { x, w, bias, bx, bw, bb } = inputs;
+  const { P, Q } = conv2dOutputShape(sh);
+  const ny = sh.N * sh.K * P * Q;
+  const crs = sh.C * sh.R * sh.S;
+  for (const epi of ['none', ...epilogues] as Conv2dEpilogue[]) {
+    const conv = await Conv2dForward.create(gpu, { epilogue: epi, variant });
+    assertSame(conv.variant, variant, 'the forced variant');
+    const by = output(s, `y.${epi}`, ny);
+    const readsBias = epi === 'bias' || epi === 'bias_relu';
+    const d = conv.plan(bx, bw, readsBias ? bb : null, by, sh);
+    runDispatches(gpu, [d]);
+    const got = await readGuarded(gpu, by, ny, `${variant} forward ${epi}`);
+    d.destroy();
+    const ref = conv2dForwardRef(x, w, readsBias ? bias : null, sh, epi);
+    assertClose(got, ref, tol(crs + 1, Math.max(maxAbs(x) * maxAbs(w), maxAbs(bias))), `${variant} forward ${epi} ${name}`);
+  }
+}
+
+// The written-out forward form (registerBlockConv2dForward) on every case, both paths, every epilogue.
+const forwardVariantChecks: KernelCheck[] = CONV2D_FORWARD_VARIANTS.filter((v) => v !== 'blocked').flatMap((variant) =>
+  CASES.map(({ name, shape: sh, epilogues = [] }) =>
+    gpuCheck(`${variant} forward: ${name}: ${label(sh)}`, async (gpu, s) => {
+      const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
+      const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
+      const w = rng.normals(sh.K * sh.C * sh.R * sh.S, 0.5);
+      const bias = rng.normals(sh.K);
+      await checkForward(gpu, s, name, sh, epilogues, variant, { x, w, bias, bx: s.upload('x', x), bw: s.upload('w', w), bb: s.upload('bias', bias) });
+    }),
+  ),
+);
+
 const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
   gpuCheck(`${name}: ${label(sh)}`, async (gpu, s) => {
     const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
@@ -150,17 +192,8 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
     const bdy = s.upload('dy', dy);
     const bex = s.upload('ex', ex);
 
-    // forward, every epilogue asked for
-    const crs = sh.C * sh.R * sh.S;
-    for (const epi of ['none', ...epilogues] as Conv2dEpilogue[]) {
-      const conv = await Conv2dForward.create(gpu, { epilogue: epi });
-      const by = output(s, `y.${epi}`, ny);
-      const readsBias = epi === 'bias' || epi === 'bias_relu';
-      runDispatches(gpu, [conv.plan(bx, bw, readsBias ? bb : null, by, sh)]);
-      const got = await readGuarded(gpu, by, ny, `forward ${epi}`);
-      const ref = conv2dForwardRef(x, w, readsBias ? bias : null, sh, epi);
-      assertClose(got, ref, tol(crs + 1, Math.max(maxAbs(x) * maxAbs(w), maxAbs(bias))), `forward ${epi} ${name}`);
-    }
+    // forward, every epilogue asked for (today's form; the others in forwardVariantChecks)
+    await checkForward(gpu, s, name, sh, epilogues, 'blocked', { x, w, bias, bx, bw, bb });
 
     // data gradient
     const bdx = output(s, 'dx', nx);
@@ -198,11 +231,12 @@ export const conv2dChecks: CheckGroup = {
   checks: [
     ...referenceChecks,
     ...kernelChecks,
+    ...forwardVariantChecks,
 
     gpuCheck("the 'relu' epilogue takes no bias", async (gpu, s) => {
       const b = s.buffer('tmp', 64);
       const sh: Conv2dShape = { N: 1, C: 1, H: 4, W: 4, K: 1, R: 3, S: 3, stride: 1, pad: 0 };
-      const relu = await Conv2dForward.create(gpu, { epilogue: 'relu' });
+      const relu = await Conv2dForward.create(gpu, { epilogue: 'relu', variant: 'blocked' });
       assertThrows(() => relu.plan(b, b, b, s.buffer('y', 64), sh), /takes no bias/, 'a bias for the relu epilogue');
     }),
 
@@ -231,17 +265,18 @@ export const conv2dChecks: CheckGroup = {
       const bw = place('w', w);
       const bdy = place('dy', dy);
       const bex = place('ex', ex);
-      const by = place('y', new Float32Array(ny).fill(STALE));
+      const ys = CONV2D_FORWARD_VARIANTS.map((v) => place(`y.${v}`, new Float32Array(ny).fill(STALE)));
       const bdw = place('dw', new Float32Array(nw).fill(STALE));
       const bdb = place('db', new Float32Array(sh.K).fill(STALE));
       const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
       const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: true });
-      const conv = await Conv2dForward.create(gpu);
-      runDispatches(gpu, [
-        conv.plan(ref(bx, nx), ref(bw, nw), null, ref(by, ny), sh),
+      const convs = await Promise.all(CONV2D_FORWARD_VARIANTS.map((variant) => Conv2dForward.create(gpu, { variant })));
+      const dispatches = [
+        ...convs.map((conv, i) => conv.plan(ref(bx, nx), ref(bw, nw), null, ref(ys[i], ny), sh)),
         filt.plan(ref(bx, nx), ref(bdy, ny), ref(bex, 3), ref(bdw, nw), sh),
         bgrad.plan(ref(bdy, ny), ref(bex, 3), ref(bdb, sh.K), sh),
-      ]);
+      ];
+      runDispatches(gpu, dispatches);
       const read = async (b: GPUBuffer, n: number, what: string) => {
         const all = await gpu.readF32(b, OFF + n + 1);
         assertSame(all[OFF - 1], 1e6, `${what}: the element before the binding`);
@@ -249,10 +284,13 @@ export const conv2dChecks: CheckGroup = {
         return all.subarray(OFF, OFF + n);
       };
       const npq = sh.N * P * Q;
-      assertClose(await read(by, ny, 'y'), conv2dForwardRef(x, w, null, sh), tol(sh.C * sh.R * sh.S, maxAbs(x) * maxAbs(w)), 'forward at offset');
+      for (const [i, v] of CONV2D_FORWARD_VARIANTS.entries()) {
+        assertClose(await read(ys[i], ny, `y (${v})`), conv2dForwardRef(x, w, null, sh), tol(sh.C * sh.R * sh.S, maxAbs(x) * maxAbs(w)), `${v} forward at offset`);
+      }
       const finite = dy.map((v) => (Number.isFinite(v) ? v : 0));
       assertClose(await read(bdw, nw, 'dw'), conv2dBackwardFilterRef(x, dy, sh, ex), tol(npq, maxAbs(finite) * maxAbs(x) * 1.3), 'dw at offset');
       assertClose(await read(bdb, sh.K, 'db'), conv2dBiasGradRef(dy, sh, ex), tol(npq, maxAbs(finite) * 1.3), 'db at offset');
+      for (const d of dispatches) d.destroy();
     }),
 
     gpuCheck('rejects a bias for the plain epilogue and a missing ex_weight buffer', async (gpu, s) => {
@@ -260,9 +298,9 @@ export const conv2dChecks: CheckGroup = {
       const b = s.buffer('tmp', 64);
       assertThrows(() => conv2dOutputShape({ ...sh, R: 5 }), /does not fit/, 'a filter larger than the padded input');
       assertThrows(() => conv2dOutputShape({ ...sh, stride: 0 }), /stride/, 'stride 0');
-      const plain = await Conv2dForward.create(gpu);
+      const plain = await Conv2dForward.create(gpu, { variant: 'blocked' });
       assertThrows(() => plain.plan(b, b, b, b, sh), /takes no bias/, 'a bias for the plain epilogue');
-      const fused = await Conv2dForward.create(gpu, { epilogue: 'bias_relu' });
+      const fused = await Conv2dForward.create(gpu, { epilogue: 'bias_relu', variant: 'blocked' });
       assertThrows(() => fused.plan(b, b, null, b, sh), /needs a bias/, 'bias_relu without a bias');
       const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
       assertThrows(() => filt.plan(b, b, null, b, sh), /ex_weight/, 'exWeights without ex_weight');
