@@ -223,9 +223,9 @@ export function matmulBenchProducts(): { name: string; shape: MatmulShape; opts:
   return cases().flatMap((c) => (c.matmul ? [{ name: c.name, ...c.matmul }] : []));
 }
 
-/** Every forward convolution the kernel group times (LeNet's, batch 100 and 10). */
-export function convForwardBenchCases(): { name: string; shape: Conv2dShape; flops: number }[] {
-  return cases().flatMap((c) => (c.conv?.kind === 'fwd' ? [{ name: c.name, shape: c.conv.shape, flops: c.flops }] : []));
+/** Every convolution of one kind the kernel group times (LeNet's, batch 100 and 10). */
+export function convBenchCases(kind: ConvKind): { name: string; shape: Conv2dShape; flops: number }[] {
+  return cases().flatMap((c) => (c.conv?.kind === kind ? [{ name: c.name, shape: c.conv.shape, flops: c.flops }] : []));
 }
 
 export { convDesc };

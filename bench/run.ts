@@ -9,6 +9,7 @@ import { runStepBench, type ModelKind, type StepResult } from './steps';
 import { runVariantBench, type VariantResult } from './variants';
 import { chooseMatmulVariant, isCpuAdapter } from '../src/kernels/matmul';
 import { chooseConv2dForwardVariant } from '../src/kernels/conv2d_forward';
+import { chooseConv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
 
 export type BenchMode = 'full' | 'quick' | 'smoke';
 
@@ -37,7 +38,7 @@ export interface BenchResult {
   /** Machine load average at the start and the end (Node only), since other jobs share the CPU. */
   load: { start: number[] | null; end: number[] | null };
   kernels: KernelResult[];
-  /** Each matmul product and forward convolution of `kernels` by every form of its kernel, side by side (bench/variants.ts). */
+  /** Each matmul product, forward and data-gradient convolution of `kernels` by every form of its kernel, side by side (bench/variants.ts). */
   variants: VariantResult[];
   /** Which form each multi-form kernel ran in this run, and why (gpu.describe()'s lines). */
   kernel_choices: string[];
@@ -126,6 +127,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     // The forms this adapter runs (measured now unless cached), before the forms are timed side by side.
     await chooseMatmulVariant(gpu);
     await chooseConv2dForwardVariant(gpu);
+    await chooseConv2dBackwardDataVariant(gpu);
     log(`kernel variants (ms per product, process CPU ms in brackets; x = blocked time / form time)${cpuPage ? ', products up to 100 MFLOP, tiled form left out' : ''}:`);
     variants = await runVariantBench(
       gpu,

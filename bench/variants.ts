@@ -1,8 +1,9 @@
 // Kernel variants side by side (issue 16): every product the kernel group times (square matmuls, each
 // dense layer's forward, backward-data and weight gradients of LeNet and the MLP, the Gram-form
 // alignments) by each form of matmul (src/kernels/matmul.ts: 'blocked' = today's loop-indexed block,
-// 'scalar' = the written-out block, 'tiled' = workgroup-memory tiles), and every forward convolution by
-// each form of conv2d_forward ('blocked', 'scalar'), the form forced per kernel object. For each item
+// 'scalar' = the written-out block, 'tiled' = workgroup-memory tiles), and every forward and
+// data-gradient convolution by each form of conv2d_forward and conv2d_backward_data ('blocked',
+// 'scalar'), the form forced per kernel object. For each item
 // the forms are timed in alternating rounds on the same buffers, so that load from other jobs on a
 // shared machine hits them alike; the figure per form is its median over rounds, and the speed-up is
 // blocked's time over the form's (> 1: the form is faster than today's).
@@ -11,13 +12,14 @@ import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dF
 import type { Dispatch } from '../src/kernels/kernel';
 import { Matmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/kernels/matmul';
 import { Rng } from '../src/util/rng';
-import { convDesc, convForwardBenchCases, matmulBenchProducts, variantOf } from './kernels';
+import { convBenchCases, convDesc, matmulBenchProducts, variantOf } from './kernels';
+import { CONV2D_BACKWARD_DATA_VARIANTS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
 import { median, type GpuTimer } from './lib/timing';
 
-type Variant = MatmulVariant | Conv2dForwardVariant;
+type Variant = MatmulVariant | Conv2dForwardVariant | Conv2dBackwardDataVariant;
 
 export interface VariantResult {
-  kernel: 'matmul' | 'conv2d_forward';
+  kernel: 'matmul' | 'conv2d_forward' | 'conv2d_backward_data';
   name: string;
   shape: string;
   config: string;
@@ -82,7 +84,28 @@ function items(opts: VariantBenchOptions): Item[] {
       return { dispatches, buffers };
     },
   }));
-  const convItems: Item[] = convForwardBenchCases().map((c) => ({
+  const dataGrads = new Map<string, Promise<Conv2dBackwardData>>();
+  const dataItems: Item[] = convBenchCases('bwd_data').map((c) => ({
+    kernel: 'conv2d_backward_data',
+    name: c.name,
+    shape: convDesc(c.shape),
+    config: '-',
+    flops: c.flops,
+    variants: CONV2D_BACKWARD_DATA_VARIANTS,
+    async make(gpu, rng) {
+      const s = c.shape;
+      const { P, Q } = conv2dOutputShape(s);
+      const buffers = [gpu.upload('dy', rng.normals(s.N * s.K * P * Q)), gpu.upload('w', rng.normals(s.K * s.C * s.R * s.S)), gpu.buffer('dx', s.N * s.C * s.H * s.W * 4)];
+      const dispatches = await Promise.all(
+        CONV2D_BACKWARD_DATA_VARIANTS.map(async (variant) => {
+          if (!dataGrads.has(variant)) dataGrads.set(variant, Conv2dBackwardData.create(gpu, { variant }));
+          return (await dataGrads.get(variant)!).plan(buffers[0], buffers[1], buffers[2], s, `${c.name} ${variant}`);
+        }),
+      );
+      return { dispatches, buffers };
+    },
+  }));
+  const convItems: Item[] = convBenchCases('fwd').map((c) => ({
     kernel: 'conv2d_forward',
     name: c.name,
     shape: convDesc(c.shape),
@@ -102,7 +125,7 @@ function items(opts: VariantBenchOptions): Item[] {
       return { dispatches, buffers };
     },
   }));
-  return [...matmulItems, ...convItems].filter(
+  return [...matmulItems, ...convItems, ...dataItems].filter(
     (it) => (opts.maxFlops === undefined || it.flops <= opts.maxFlops) && (!opts.filter?.length || opts.filter.some((f) => it.name.includes(f))),
   );
 }

@@ -1,8 +1,12 @@
 // Gradient of conv2d with respect to its input: dx [N,C,H,W] from dy [N,K,P,Q] and w [K,C,R,S].
 import raw from '../shaders/conv2d_backward_data.wgsl?raw';
+import dataIo from '../shaders/conv2d_backward_data_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
-import { Kernel, type Dispatch, type KernelDef } from './kernel';
-import { blockGrid, checkConv2dShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import type { Measurement } from '../gpu/kernel_choices';
+import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
+import { blockGrid, checkConv2dShape, CONV_TUNE_SHAPES, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import { tuneVariants } from './tune';
+import { registerBlockConv2dBackwardData } from './wgsl_template';
 
 // Register block: BC input channels x BM input positions per invocation. CPU ms on lavapipe for
 // LeNet conv2's data gradient at batch 100 (dy [100,50,8,8] -> dx [100,20,12,12]); the machine is
@@ -18,26 +22,96 @@ const BC = 20;
 const BM = 12;
 const WG = 64;
 
+/**
+ * The forms of this kernel (chosen per adapter like matmul's, src/gpu/kernel_choices.ts):
+ *   blocked  src/shaders/conv2d_backward_data.wgsl, the 20x12 block in loop-indexed arrays;
+ *   scalar   registerBlockConv2dBackwardData (src/kernels/wgsl_template.ts), a 10x8 block written out
+ *            in named variables, for adapters that keep arrays in memory (SwiftShader). Smaller than
+ *            blocked's: SwiftShader's compile time grows steeply with the number of named values.
+ */
+export type Conv2dBackwardDataVariant = 'blocked' | 'scalar';
+export const CONV2D_BACKWARD_DATA_VARIANTS: readonly Conv2dBackwardDataVariant[] = ['blocked', 'scalar'];
+const BLOCKS: Record<Conv2dBackwardDataVariant, { bc: number; bm: number }> = { blocked: { bc: BC, bm: BM }, scalar: { bc: 10, bm: 8 } };
+
 export const conv2dBackwardDataDef: KernelDef = {
   name: 'conv2d_backward_data',
-  source: conv2dSource(raw, { BC, BM }),
+  source: conv2dSource(`${raw}\n${dataIo}`, { BC, BM }),
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };
 
-export class Conv2dBackwardData {
-  private constructor(private readonly gpu: Gpu, private readonly kernel: Kernel) {}
+/** The KernelDef of a form (same bindings and uniforms; the source differs). */
+export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant): KernelDef {
+  if (variant === 'blocked') return conv2dBackwardDataDef;
+  const { bc, bm } = BLOCKS.scalar;
+  return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_scalar_${bc}x${bm}`, source: conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm })}\n${dataIo}`), generated: true };
+}
 
-  static async create(gpu: Gpu): Promise<Conv2dBackwardData> {
-    return new Conv2dBackwardData(gpu, await Kernel.load(gpu, conv2dBackwardDataDef, { WG }));
+/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
+export function chooseConv2dBackwardDataVariant(gpu: Gpu): Promise<Conv2dBackwardDataVariant> {
+  // What the cached choice depends on: every form's source and the measured shapes.
+  const sources = [...CONV2D_BACKWARD_DATA_VARIANTS.map((v) => kernelSource(conv2dBackwardDataFormDef(v))), JSON.stringify(CONV_TUNE_SHAPES)].join('\n');
+  const all = CONV2D_BACKWARD_DATA_VARIANTS;
+  return gpu.kernelChoices.choose('conv2d_backward_data', all, all, sources, () => measureConv2dBackwardData(gpu)) as Promise<Conv2dBackwardDataVariant>;
+}
+
+
+
+/** Times every candidate on CONV_TUNE_SHAPES (src/kernels/conv2d_forward.ts) and names the fastest. */
+export async function measureConv2dBackwardData(gpu: Gpu, candidates: readonly Conv2dBackwardDataVariant[] = CONV2D_BACKWARD_DATA_VARIANTS): Promise<Measurement> {
+  const buffers: GPUBuffer[] = [];
+  const make = (floats: number, fill: boolean) => {
+    const data = new Float32Array(floats);
+    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const b = gpu.upload('tune.conv', data);
+    buffers.push(b);
+    return b;
+  };
+  const operands = CONV_TUNE_SHAPES.map((s) => {
+    const { P, Q } = conv2dOutputShape(s);
+    return { dy: make(s.N * s.K * P * Q, true), w: make(s.K * s.C * s.R * s.S, true), dx: make(s.N * s.C * s.H * s.W, false) };
+  });
+  const tuned = candidates.map((variant) => {
+    let op: Conv2dBackwardData | null = null;
+    return {
+      variant,
+      async compile() {
+        op = await Conv2dBackwardData.create(gpu, { variant });
+      },
+      plan: () => CONV_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].dy, operands[i].w, operands[i].dx, s, `tune.${variant}`)),
+    };
+  });
+  const shapes = CONV_TUNE_SHAPES.map((s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`).join(' + ');
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
+}
+
+export interface Conv2dBackwardDataOptions {
+  /** The form to run; default: this adapter's choice (chooseConv2dBackwardDataVariant). */
+  variant?: Conv2dBackwardDataVariant;
+}
+
+export class Conv2dBackwardData {
+  private constructor(
+    private readonly gpu: Gpu,
+    private readonly kernel: Kernel,
+    readonly variant: Conv2dBackwardDataVariant,
+  ) {}
+
+  static async create(gpu: Gpu, options: Conv2dBackwardDataOptions = {}): Promise<Conv2dBackwardData> {
+    if (options.variant !== undefined && !CONV2D_BACKWARD_DATA_VARIANTS.includes(options.variant)) {
+      throw new Error(`conv2d_backward_data: unknown variant "${options.variant}" (expected ${CONV2D_BACKWARD_DATA_VARIANTS.join(', ')})`);
+    }
+    const variant = options.variant ?? (await chooseConv2dBackwardDataVariant(gpu));
+    return new Conv2dBackwardData(gpu, await Kernel.load(gpu, conv2dBackwardDataFormDef(variant), { WG }), variant);
   }
 
   /** Overwrites every element of dx [N,C,H,W] (no clear needed). dx must be in a GPUBuffer other than dy's and w's. */
   plan(dy: BufferRef, w: BufferRef, dx: BufferRef, shape: Conv2dShape, label = 'conv2d_backward_data'): Dispatch {
     checkConv2dShape(shape);
     const { N, C, H, W } = shape;
+    const { bc, bm } = BLOCKS[this.variant];
     // Same test as row_path() in the shader.
-    const blocks = shape.stride === 1 ? H * N * Math.ceil(W / BM) : Math.ceil((N * H * W) / BM);
-    return this.kernel.plan(label, [dy, w, dx], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(C / BC)));
+    const blocks = shape.stride === 1 ? H * N * Math.ceil(W / bm) : Math.ceil((N * H * W) / bm);
+    return this.kernel.plan(label, [dy, w, dx], conv2dUniformValues(shape), blockGrid(this.gpu, blocks, WG, Math.ceil(C / bc)));
   }
 }

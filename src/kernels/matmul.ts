@@ -80,9 +80,9 @@ export const MATMUL_VARIANT_TILING: Readonly<Record<MatmulVariant, { blockM: num
 
 const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'] };
 
-/** Every form's source: what the cached choice depends on. */
+/** What the cached choice depends on: every form's source and the measured shapes. */
 function allSources(): string {
-  return (['blocked', 'scalar', 'tiled', 'tiled4'] as const).map((f) => kernelSource(matmulFormDef(f))).join('\n');
+  return [...(['blocked', 'scalar', 'tiled', 'tiled4'] as const).map((f) => kernelSource(matmulFormDef(f))), JSON.stringify(TUNE_SHAPES)].join('\n');
 }
 
 /**

@@ -464,3 +464,206 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     '',
   ].join('\n');
 }
+
+// ---- conv2d backward-data: register block in named variables -----------------------------------
+
+export interface ConvBackwardDataBlockOptions {
+  /** Input channels per invocation (uniform across the workgroup: taken from workgroup_id.y). */
+  bc: number;
+  /** Input positions per invocation, a multiple of 4 (held as bm / 4 vec4s per channel). */
+  bm: number;
+}
+
+/**
+ * The convolution data-gradient kernel with its BC x BM block written out: the same algorithm, launch
+ * and paths as src/shaders/conv2d_backward_data.wgsl (read that file's comments first), the block in
+ * named vec4f accumulators acc_<c>_<q> and the row path's dy window in win_<j>. The general path keeps
+ * each position's offsets in small arrays, as the forward form does (named, they made SwiftShader's
+ * compile take tens of seconds). The wrapper appends conv2d_backward_data_io.wgsl and conv2d_params.wgsl.
+ */
+export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBlockOptions): string {
+  checkPositive('bc', bc);
+  checkPositive('bm', bm, 4);
+  const ch = range(bc);
+  const pos = range(bm);
+  const quads = range(bm / 4);
+  const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_${4 * q + e}`).join(', ')})`;
+  const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
+  // One tap: each channel's filter value times the block's bm dy values (named <gs>_<j>).
+  const tap = (wIndex: (i: number) => string, gs: string): string[] => [
+    ...quads.map((q) => `let gq_${q} = ${quad(gs, q)};`),
+    ...ch.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * gq_${q};`)]),
+  ];
+  const prologue = [
+    ...ch.map((i) => `let wb_${i} = min(c0 + ${i}u, params.C - 1u) * RS;`),
+    ...ch.flatMap((i) => quads.map((q) => `var acc_${i}_${q} = vec4f(0.0);`)),
+  ];
+  // Stores of channel i: position j goes to dx[base(j) + c * HW] when ok(j).
+  const stores = (base: (j: number) => string, ok: (j: number) => string) =>
+    ch.flatMap((i) => [
+      `if (c0 + ${i}u < params.C) {`,
+      `  let c_off = (c0 + ${i}u) * HW;`,
+      ...quads.flatMap((q) =>
+        range(4).flatMap((e) => {
+          const j = 4 * q + e;
+          return [`  if (${ok(j)}) {`, `    dx[${base(j)} + c_off] = acc_${i}_${q}.${'xyzw'[e]};`, '  }'];
+        }),
+      ),
+      '}',
+    ]);
+  const rowMain = [
+    'fn row_main(mb: u32, c0: u32) {',
+    '  let HW = params.H * params.W;',
+    '  let PQ = params.P * params.Q;',
+    '  let KPQ = params.K * PQ;',
+    '  let RS = params.R * params.S;',
+    '  let CRS = params.C * RS;',
+    '  let pad = i32(params.pad);',
+    `  let wblocks = ceil_div(params.W, ${bm}u);`,
+    '  let per_h = params.N * wblocks;',
+    '  if (mb >= params.H * per_h) {',
+    '    return;',
+    '  }',
+    '  let h = mb / per_h;',
+    '  let rem = mb - h * per_h;',
+    '  let n = rem / wblocks;',
+    `  let w0 = (rem - n * wblocks) * ${bm}u;`,
+    ...indent(prologue, 1),
+    '  // Filter rows with a valid dy row: 0 <= h + pad - r < P.',
+    '  let hp = i32(h) + pad;',
+    '  let r_begin = u32(max(0, hp - i32(params.P) + 1));',
+    '  let r_end = u32(clamp(hp + 1, 0, i32(params.R)));',
+    '  let q_first = i32(w0) + pad;',
+    '  for (var r = r_begin; r < r_end; r++) {',
+    '    let p = hp - i32(r);',
+    '    for (var k = 0u; k < params.K; k++) {',
+    '      let row_off = i32(n * KPQ + k * PQ) + p * i32(params.Q);',
+    '      // win_j = dy column q_first + j - s at tap s: shifted right by one column per tap.',
+    ...pos.map((j) => `      var win_${j} = load_dy(row_off, q_first + ${j}, true);`),
+    '      let w_off = k * CRS + r * params.S;',
+    '      for (var s = 0u; s < params.S; s++) {',
+    ...indent(tap((i) => `wb_${i} + w_off + s`, 'win'), 4),
+    ...pos
+      .slice(1)
+      .reverse()
+      .map((j) => `        win_${j} = win_${j - 1};`),
+    '        win_0 = load_dy(row_off, q_first - i32(s) - 1, true);',
+    '      }',
+    '    }',
+    '  }',
+    '  let dx_base = n * params.C * HW + h * params.W + w0;',
+    ...indent(
+      stores(
+        (j) => `dx_base + ${j}u`,
+        (j) => `w0 + ${j}u < params.W`,
+      ),
+      1,
+    ),
+    '}',
+  ];
+  const generalMain = [
+    'fn general_main(t: u32, c0: u32) {',
+    '  let HW = params.H * params.W;',
+    '  let M = params.N * HW;',
+    `  if (t >= ceil_div(M, ${bm}u)) {`,
+    '    return;',
+    '  }',
+    `  let m0 = t * ${bm}u;`,
+    '  let PQ = params.P * params.Q;',
+    '  let KPQ = params.K * PQ;',
+    '  let RS = params.R * params.S;',
+    '  let CRS = params.C * RS;',
+    '  let stride = i32(params.stride);',
+    '  let P = i32(params.P);',
+    '  let Q = i32(params.Q);',
+    '  // Positions past M are computed on a clamped position and never stored.',
+    `  var dy_base: array<u32, ${bm}>;`,
+    `  var hp: array<i32, ${bm}>;`,
+    `  var wp: array<i32, ${bm}>;`,
+    `  var dx_base: array<u32, ${bm}>;`,
+    `  for (var j = 0u; j < ${bm}u; j++) {`,
+    '    let m = min(m0 + j, M - 1u);',
+    '    let n = m / HW;',
+    '    let hw = m - n * HW;',
+    '    let h = hw / params.W;',
+    '    dy_base[j] = n * KPQ;',
+    '    hp[j] = i32(h) + i32(params.pad);',
+    '    wp[j] = i32(hw - h * params.W) + i32(params.pad);',
+    '    dx_base[j] = n * params.C * HW + hw;',
+    '  }',
+    ...indent(prologue, 1),
+    "  // Only taps within reach of some position in the block can hit (the hand-written form's bounds).",
+    '  var h_lo = hp[0];',
+    '  var h_hi = hp[0];',
+    '  var w_lo = wp[0];',
+    '  var w_hi = wp[0];',
+    `  for (var j = 1u; j < ${bm}u; j++) {`,
+    '    h_lo = min(h_lo, hp[j]);',
+    '    h_hi = max(h_hi, hp[j]);',
+    '    w_lo = min(w_lo, wp[j]);',
+    '    w_hi = max(w_hi, wp[j]);',
+    '  }',
+    '  let r_begin = u32(max(0, h_lo - (P - 1) * stride));',
+    '  let r_end = min(params.R, u32(h_hi) + 1u);',
+    '  let s_begin = u32(max(0, w_lo - (Q - 1) * stride));',
+    '  let s_end = min(params.S, u32(w_hi) + 1u);',
+    '  for (var r = r_begin; r < r_end; r++) {',
+    '    for (var s = s_begin; s < s_end; s++) {',
+    `      var dy_off: array<u32, ${bm}>;`,
+    `      var hit: array<bool, ${bm}>;`,
+    '      var any_hit = false;',
+    `      for (var j = 0u; j < ${bm}u; j++) {`,
+    '        // th, tw >= 0 is tested before the remainder so % never sees a negative operand.',
+    '        let th = hp[j] - i32(r);',
+    '        let tw = wp[j] - i32(s);',
+    '        var ok = th >= 0 && tw >= 0;',
+    '        let p = th / stride;',
+    '        let q = tw / stride;',
+    '        ok = ok && th - p * stride == 0 && tw - q * stride == 0 && p < P && q < Q;',
+    '        hit[j] = ok;',
+    '        any_hit = any_hit || ok;',
+    '        dy_off[j] = select(0u, dy_base[j] + u32(p) * params.Q + u32(q), ok);',
+    '      }',
+    '      if (!any_hit) {',
+    '        continue;',
+    '      }',
+    '      let tap = r * params.S + s;',
+    '      for (var k = 0u; k < params.K; k++) {',
+    `        var g: array<f32, ${bm}>;`,
+    `        for (var j = 0u; j < ${bm}u; j++) {`,
+    '          g[j] = select(0.0, dy[dy_off[j] + k * PQ], hit[j]);',
+    '        }',
+    ...pos.map((j) => `        let g_${j} = g[${j}];`),
+    ...indent(tap((i) => `k * CRS + wb_${i} + tap`, 'g'), 4),
+    '      }',
+    '    }',
+    '  }',
+    ...indent(
+      stores(
+        (j) => `dx_base[${j}]`,
+        (j) => `m0 + ${j}u < M`,
+      ),
+      1,
+    ),
+    '}',
+  ];
+  return [
+    `// Generated by registerBlockConv2dBackwardData({ bc: ${bc}, bm: ${bm} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    '// dx = the gradient of conv(x, w) with respect to x, the block of dx written out in named registers.',
+    '@compute @workgroup_size(WG)',
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    '  let mb = (wid.x + wid.z * nwg.x) * WG + lid;',
+    `  let c0 = wid.y * ${bc}u;`,
+    '  if (row_path()) {',
+    '    row_main(mb, c0);',
+    '  } else {',
+    '    general_main(mb, c0);',
+    '  }',
+    '}',
+    '',
+    ...rowMain,
+    '',
+    ...generalMain,
+    '',
+  ].join('\n');
+}

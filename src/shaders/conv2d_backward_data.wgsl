@@ -16,23 +16,10 @@
 // BC and BM are consts appended by the TS wrapper (src/kernels/conv2d_backward_data.ts), which also
 // picks the path (same test as row_path()) and sizes the launch to match.
 // `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
-// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-override WG: u32 = 64;
-
-fn row_path() -> bool {
-  return params.stride == 1u;
-}
-
-// Column q of dy row `row_off` (an element offset, or < 0 / row_ok false outside), zero outside.
-fn load_dy(row_off: i32, q: i32, row_ok: bool) -> f32 {
-  let ok = row_ok && q >= 0 && q < i32(params.Q);
-  return select(0.0, dy[select(0u, u32(row_off + q), ok)], ok);
-}
+// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts) after conv2d_backward_data_io.wgsl.
+// Bindings, the WG override, row_path() and load_dy() live in conv2d_backward_data_io.wgsl, shared
+// with the written-out form of this kernel (registerBlockConv2dBackwardData in
+// src/kernels/wgsl_template.ts).
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {

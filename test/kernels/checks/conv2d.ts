@@ -1,9 +1,9 @@
 // conv2d: the float64 references against central finite differences, then the forward (every
 // epilogue), data, filter and bias-gradient kernels (plain and per-example weighted) against them,
-// the forward kernel's other forms (CONV2D_FORWARD_VARIANTS) on every case, bindings at offsets, and
-// the wrappers' argument checks.
+// the written-out forms of the forward and data-gradient kernels on every case, bindings at offsets,
+// and the wrappers' argument checks.
 import type { Gpu } from '../../../src/gpu/gpu';
-import { Conv2dBackwardData } from '../../../src/kernels/conv2d_backward_data';
+import { Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
 import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
 import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
@@ -160,17 +160,40 @@ async function checkForward(
   }
 }
 
-// The written-out forward form (registerBlockConv2dForward) on every case, both paths, every epilogue.
-const forwardVariantChecks: KernelCheck[] = CONV2D_FORWARD_VARIANTS.filter((v) => v !== 'blocked').flatMap((variant) =>
-  CASES.map(({ name, shape: sh, epilogues = [] }) =>
-    gpuCheck(`${variant} forward: ${name}: ${label(sh)}`, async (gpu, s) => {
-      const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
-      const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
-      const w = rng.normals(sh.K * sh.C * sh.R * sh.S, 0.5);
-      const bias = rng.normals(sh.K);
-      await checkForward(gpu, s, name, sh, epilogues, variant, { x, w, bias, bx: s.upload('x', x), bw: s.upload('w', w), bb: s.upload('bias', bias) });
-    }),
-  ),
+/** The data-gradient kernel in one form against the float64 reference. */
+async function checkBackwardData(
+  gpu: Gpu,
+  s: Scratch,
+  name: string,
+  sh: Conv2dShape,
+  variant: Conv2dBackwardDataVariant,
+  inputs: { dy: Float32Array; w: Float32Array; bdy: GPUBuffer; bw: GPUBuffer },
+): Promise<void> {
+  const nx = sh.N * sh.C * sh.H * sh.W;
+  const op = await Conv2dBackwardData.create(gpu, { variant });
+  assertSame(op.variant, variant, 'the forced variant');
+  const bdx = output(s, `dx.${variant}`, nx);
+  const d = op.plan(inputs.bdy, inputs.bw, bdx, sh);
+  runDispatches(gpu, [d]);
+  const got = await readGuarded(gpu, bdx, nx, `${variant} backward data`);
+  d.destroy();
+  assertClose(got, conv2dBackwardDataRef(inputs.dy, inputs.w, sh), tol(sh.K * sh.R * sh.S, maxAbs(inputs.dy) * maxAbs(inputs.w)), `${variant} backward data ${name}`);
+}
+
+// The written-out forms (registerBlockConv2dForward, registerBlockConv2dBackwardData) on every case:
+// both paths, every epilogue asked for.
+const variantChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
+  gpuCheck(`scalar forward and data gradient: ${name}: ${label(sh)}`, async (gpu, s) => {
+    const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
+    const { P, Q } = conv2dOutputShape(sh);
+    const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
+    const w = rng.normals(sh.K * sh.C * sh.R * sh.S, 0.5);
+    const bias = rng.normals(sh.K);
+    const dy = rng.normals(sh.N * sh.K * P * Q);
+    const bw = s.upload('w', w);
+    await checkForward(gpu, s, name, sh, epilogues, 'scalar', { x, w, bias, bx: s.upload('x', x), bw, bb: s.upload('bias', bias) });
+    await checkBackwardData(gpu, s, name, sh, 'scalar', { dy, w, bdy: s.upload('dy', dy), bw });
+  }),
 );
 
 const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
@@ -195,15 +218,8 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
     // forward, every epilogue asked for (today's form; the others in forwardVariantChecks)
     await checkForward(gpu, s, name, sh, epilogues, 'blocked', { x, w, bias, bx, bw, bb });
 
-    // data gradient
-    const bdx = output(s, 'dx', nx);
-    runDispatches(gpu, [(await Conv2dBackwardData.create(gpu)).plan(bdy, bw, bdx, sh)]);
-    assertClose(
-      await readGuarded(gpu, bdx, nx, 'backward data'),
-      conv2dBackwardDataRef(dy, w, sh),
-      tol(sh.K * sh.R * sh.S, maxAbs(dy) * maxAbs(w)),
-      `backward data ${name}`,
-    );
+    // data gradient (today's form; the others in variantChecks)
+    await checkBackwardData(gpu, s, name, sh, 'blocked', { dy, w, bdy, bw });
 
     // filter and bias gradients, plain and per-example weighted
     for (const weighted of [false, true]) {
@@ -231,7 +247,7 @@ export const conv2dChecks: CheckGroup = {
   checks: [
     ...referenceChecks,
     ...kernelChecks,
-    ...forwardVariantChecks,
+    ...variantChecks,
 
     gpuCheck("the 'relu' epilogue takes no bias", async (gpu, s) => {
       const b = s.buffer('tmp', 64);
