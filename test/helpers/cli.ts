@@ -13,12 +13,16 @@ export interface Ran {
 
 /** `l2rw ...args` in `cwd` (default the repository), colours off; resolves when it exits. */
 export function l2rw(args: string[], cwd = ROOT): Promise<Ran> {
+  return collect(spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } }));
+}
+
+/** A child's stdout, stderr and exit code, once it exits. */
+function collect(p: ChildProcess): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
+    p.stdout!.on('data', (d) => (stdout += d));
+    p.stderr!.on('data', (d) => (stderr += d));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -32,16 +36,8 @@ export const ourLines = (stderr: string): string[] => stderr.split('\n').filter(
  * start-up notices are filtered there; a Node-spawned socket cannot be).
  */
 export function l2rwPiped(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const argv = [process.execPath, BIN, ...args];
-    const p = spawn('bash', ['-c', 'set -o pipefail; { "$@" 2>&1 1>&3 3>&- | cat >&2; } 3>&1', 'bash', ...argv], { cwd, env: { ...process.env, NO_COLOR: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const argv = [process.execPath, BIN, ...args];
+  return collect(spawn('bash', ['-c', 'set -o pipefail; { "$@" 2>&1 1>&3 3>&- | cat >&2; } 3>&1', 'bash', ...argv], { cwd, env: { ...process.env, NO_COLOR: '1', ...env } }));
 }
 
 /**
