@@ -49,8 +49,12 @@ export type MatmulVariant = 'blocked' | 'scalar' | 'tiled';
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'scalar', 'tiled'];
 
 /**
- * The written-out register block. CPU ms per product on lavapipe and wall ms on SwiftShader (Node
- * over Dawn, 2 cores): see BENCHMARKS.md ("Kernel variants").
+ * The written-out register block. GFLOP per CPU-second on SwiftShader (Node over Dawn, 2 shared cores,
+ * 128x256x128, 100x256x320 tB, 256x320x100 tA), and compile time for three pipelines:
+ *   4x4 0.50-0.78, 8x4 0.65-0.96, 4x8 0.62-0.84, 8x8 0.89-1.34 (5 s), 16x8 0.87-1.40 (12 s);
+ *   8x8 with f32 accumulators instead of vec4f 0.69-0.82; k unrolled by 2 or 4: slower, longer compile.
+ * 8x8 keeps most of 16x8's speed at under half its compile time. (On lavapipe every block size runs
+ * below the loop-indexed 16x8 block, which lavapipe keeps in registers itself: BENCHMARKS.md.)
  */
 const SCALAR_BLOCK = { tm: 8, tn: 8 } as const;
 
