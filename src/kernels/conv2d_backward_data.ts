@@ -5,7 +5,7 @@ import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
 import { blockGrid, checkConv2dShape, CONV_TUNE_SHAPES, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
-import { tuneVariants } from './tune';
+import { tuneVariants, TuneBuffers } from './tune';
 import { registerBlockConv2dBackwardData } from './wgsl_template';
 
 // Register block: BC input channels x BM input positions per invocation. CPU ms on lavapipe for
@@ -59,14 +59,8 @@ export function chooseConv2dBackwardDataVariant(gpu: Gpu): Promise<Conv2dBackwar
 
 /** Times every candidate on CONV_TUNE_SHAPES (src/kernels/conv2d_forward.ts) and names the fastest. */
 export async function measureConv2dBackwardData(gpu: Gpu, candidates: readonly Conv2dBackwardDataVariant[] = CONV2D_BACKWARD_DATA_VARIANTS): Promise<Measurement> {
-  const buffers: GPUBuffer[] = [];
-  const make = (floats: number, fill: boolean) => {
-    const data = new Float32Array(floats);
-    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-    const b = gpu.upload('tune.conv', data);
-    buffers.push(b);
-    return b;
-  };
+  const buffers = new TuneBuffers(gpu);
+  const make = (floats: number, fill: boolean) => buffers.make('tune.conv', floats, fill);
   const operands = CONV_TUNE_SHAPES.map((s) => {
     const { P, Q } = conv2dOutputShape(s);
     return { dy: make(s.N * s.K * P * Q, true), w: make(s.K * s.C * s.R * s.S, true), dx: make(s.N * s.C * s.H * s.W, false) };
@@ -82,7 +76,7 @@ export async function measureConv2dBackwardData(gpu: Gpu, candidates: readonly C
     };
   });
   const shapes = CONV_TUNE_SHAPES.map((s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
 }
 
 export interface Conv2dBackwardDataOptions {

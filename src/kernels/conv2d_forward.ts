@@ -8,7 +8,7 @@ import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import type { UniformSpec } from '../gpu/uniforms';
 import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
-import { tuneVariants } from './tune';
+import { tuneVariants, TuneBuffers } from './tune';
 import { registerBlockConv2dForward } from './wgsl_template';
 
 /** x [N, C, H, W], w [K, C, R, S]; one stride and one zero-padding for both spatial axes. */
@@ -170,14 +170,8 @@ export const CONV_TUNE_SHAPES: readonly Conv2dShape[] = [
 
 /** Times every candidate on CONV_TUNE_SHAPES (no epilogue) and names the fastest. */
 export async function measureConv2dForward(gpu: Gpu, candidates: readonly Conv2dForwardVariant[] = conv2dForwardCandidates(gpu)): Promise<Measurement> {
-  const buffers: GPUBuffer[] = [];
-  const make = (floats: number, fill: boolean) => {
-    const data = new Float32Array(floats);
-    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-    const b = gpu.upload('tune.conv', data);
-    buffers.push(b);
-    return b;
-  };
+  const buffers = new TuneBuffers(gpu);
+  const make = (floats: number, fill: boolean) => buffers.make('tune.conv', floats, fill);
   const operands = CONV_TUNE_SHAPES.map((s) => {
     const { P, Q } = conv2dOutputShape(s);
     return { x: make(s.N * s.C * s.H * s.W, true), w: make(s.K * s.C * s.R * s.S, true), y: make(s.N * s.K * P * Q, false) };
@@ -193,7 +187,7 @@ export async function measureConv2dForward(gpu: Gpu, candidates: readonly Conv2d
     };
   });
   const shapes = CONV_TUNE_SHAPES.map((s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
 }
 
 /** Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU without a bias (a bias-free convolution before a ReLU). */

@@ -15,7 +15,7 @@ import source from '../shaders/matmul.wgsl?raw';
 import { isWholeBuffer, type BufferRef, type Gpu } from '../gpu/gpu';
 import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 import type { Measurement } from '../gpu/kernel_choices';
-import { tuneVariants } from './tune';
+import { tuneVariants, TuneBuffers } from './tune';
 import { registerBlockMatmul, TILED_MATMUL, tiledMatmul, tiledVec4Fits } from './wgsl_template';
 
 /** Invocations per workgroup (a 1-D launch over the blocks of C). */
@@ -119,14 +119,8 @@ const TUNE_SHAPES: MatmulShape[] = [
 
 /** Times every candidate on TUNE_SHAPES (A·B, no epilogue) and names the fastest. */
 export async function measureMatmul(gpu: Gpu, candidates: readonly MatmulVariant[] = matmulCandidates(gpu)): Promise<Measurement> {
-  const buffers: GPUBuffer[] = [];
-  const make = (label: string, floats: number, fill: boolean) => {
-    const data = new Float32Array(floats);
-    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
-    const b = gpu.upload(label, data);
-    buffers.push(b);
-    return b;
-  };
+  const buffers = new TuneBuffers(gpu);
+  const make = (label: string, floats: number, fill: boolean) => buffers.make(label, floats, fill);
   const operands = TUNE_SHAPES.map((s) => ({ a: make('tune.a', s.m * s.k, true), b: make('tune.b', s.k * s.n, true), c: make('tune.c', s.m * s.n, false) }));
   const tuned = candidates.map((variant) => {
     let mm: Matmul | null = null;
@@ -139,7 +133,7 @@ export async function measureMatmul(gpu: Gpu, candidates: readonly MatmulVariant
     };
   });
   const shapes = TUNE_SHAPES.map((s) => `${s.m}x${s.n}x${s.k}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.forEach((b) => gpu.destroy(b)));
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
 }
 
 export type MatmulEpilogue = 'none' | 'bias' | 'bias_relu';

@@ -29,6 +29,25 @@ export interface TuneOptions {
   dropFactor?: number;
 }
 
+/** The operand buffers a kernel's measurement runs on, filled with a fixed pattern, freed together. */
+export class TuneBuffers {
+  private readonly buffers: GPUBuffer[] = [];
+  constructor(private readonly gpu: Gpu) {}
+
+  /** `floats` values: a fixed pattern in [-0.5, 0.5) for inputs, zeros for outputs. */
+  make(label: string, floats: number, fill: boolean): GPUBuffer {
+    const data = new Float32Array(floats);
+    if (fill) for (let i = 0; i < floats; i++) data[i] = ((i * 7919) % 1000) / 1000 - 0.5;
+    const b = this.gpu.upload(label, data);
+    this.buffers.push(b);
+    return b;
+  }
+
+  release(): void {
+    for (const b of this.buffers.splice(0)) this.gpu.destroy(b);
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 /** Wall milliseconds of `count` copies of the dispatches in one submit, to completion. */
