@@ -297,6 +297,24 @@ export function tiledVec4Fits(shape: { m: number; n: number; k: number }, transA
   return aRun % 4 === 0 && bRun % 4 === 0;
 }
 
+// ---- shared by the written-out convolution blocks ------------------------------------------------
+
+/** `vec4f(<name>_<4q>, ..., <name>_<4q+3>)`: quad q of a block held in named scalars. */
+const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_${4 * q + e}`).join(', ')})`;
+
+const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
+
+/**
+ * One filter tap over a channels x positions block: the block's values (named <values>_<j>) gathered
+ * into vec4s <quadName>_<q>, then each channel's filter value w[wIndex(i)] times them into acc_<i>_<q>.
+ */
+function blockTap(channels: number[], quads: number[], wIndex: (i: number) => string, values: string, quadName: string): string[] {
+  return [
+    ...quads.map((q) => `let ${quadName}_${q} = ${quad(values, q)};`),
+    ...channels.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * ${quadName}_${q};`)]),
+  ];
+}
+
 // ---- conv2d forward: register block in named variables -----------------------------------------
 
 export interface ConvForwardBlockOptions {
@@ -320,13 +338,8 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
   const ch = range(bk);
   const pos = range(bm);
   const quads = range(bm / 4);
-  const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_${4 * q + e}`).join(', ')})`;
-  const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
   // One filter tap: the block's bm input values (named <xs>_<j>) times each channel's filter value.
-  const tap = (wIndex: (i: number) => string, xs: string): string[] => [
-    ...quads.map((q) => `let xq_${q} = ${quad(xs, q)};`),
-    ...ch.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * xq_${q};`)]),
-  ];
+  const tap = (wIndex: (i: number) => string, xs: string) => blockTap(ch, quads, wIndex, xs, 'xq');
   const rowPath = [
     `let qblocks = ceil_div(params.Q, ${bm}u);`,
     'if (mb >= params.N * params.P * qblocks) {',
@@ -487,13 +500,8 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
   const ch = range(bc);
   const pos = range(bm);
   const quads = range(bm / 4);
-  const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_${4 * q + e}`).join(', ')})`;
-  const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
   // One tap: each channel's filter value times the block's bm dy values (named <gs>_<j>).
-  const tap = (wIndex: (i: number) => string, gs: string): string[] => [
-    ...quads.map((q) => `let gq_${q} = ${quad(gs, q)};`),
-    ...ch.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * gq_${q};`)]),
-  ];
+  const tap = (wIndex: (i: number) => string, gs: string) => blockTap(ch, quads, wIndex, gs, 'gq');
   const prologue = [
     ...ch.map((i) => `let wb_${i} = min(c0 + ${i}u, params.C - 1u) * RS;`),
     ...ch.flatMap((i) => quads.map((q) => `var acc_${i}_${q} = vec4f(0.0);`)),
