@@ -10,6 +10,8 @@ import { runVariantBench, type VariantResult } from './variants';
 import { chooseMatmulVariant, isCpuAdapter } from '../src/kernels/matmul';
 import { chooseConv2dForwardVariant } from '../src/kernels/conv2d_forward';
 import { chooseConv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
+import { chooseConv2dBackwardFilterVariant } from '../src/kernels/conv2d_backward_filter';
+import { chooseRowDotsVariant } from '../src/kernels/row_dots';
 
 export type BenchMode = 'full' | 'quick' | 'smoke';
 
@@ -128,6 +130,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     await chooseMatmulVariant(gpu);
     await chooseConv2dForwardVariant(gpu);
     await chooseConv2dBackwardDataVariant(gpu);
+    await chooseConv2dBackwardFilterVariant(gpu);
+    await chooseRowDotsVariant(gpu);
     log(`kernel variants (ms per product, process CPU ms in brackets; x = blocked time / form time)${cpuPage ? ', products up to 100 MFLOP, tiled form left out' : ''}:`);
     variants = await runVariantBench(
       gpu,

@@ -1,31 +1,98 @@
 // Gradient of conv2d with respect to its filter: dw [K,C,R,S] from x [N,C,H,W] and dy [N,K,P,Q],
 // optionally weighting example n's contribution by ex_weight[n] (per-example weighted gradients).
-import raw from '../shaders/conv2d_backward_filter.wgsl?raw';
+import blockedSource from '../shaders/conv2d_backward_filter.wgsl?raw';
+import reduceSource from '../shaders/conv2d_backward_filter_reduce.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
-import { checkConv2dShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import type { Measurement } from '../gpu/kernel_choices';
+import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { checkConv2dShape, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import { isCpuAdapter } from './matmul';
+import { tuneVariants, TuneBuffers } from './tune';
 
-// Register block: BK filters x BJ (c,r,s) columns per invocation. CPU ms on lavapipe at LeNet's batch
-// of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4 25-27 / 76-96, 5x5 20 / 97-101,
-// 4x8 21-23 / 77-84, 10x4 15-16 / 74, 10x5 12-13 / 48-64, 10x8 7-11 / 51-62, 2x5 29-33 / 139-149.
-// Since then the block's loops are written so that they unroll (no 80-long loop, no break): 0.8-1.0
-// of the time before, within the noise of a shared machine. Tried and dropped (no gain over this on
-// conv2, A/B medians): the filter block uniform per workgroup (dy loads uniform) with 10x8 and 25x8
-// blocks; one invocation per filter row (c, r) or per channel c with a register window along q.
+// Register block of the blocked form: BK filters x BJ (c,r,s) columns per invocation. CPU ms on
+// lavapipe at LeNet's batch of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4
+// 25-27 / 76-96, 5x5 20 / 97-101, 4x8 21-23 / 77-84, 10x4 15-16 / 74, 10x5 12-13 / 48-64, 10x8 7-11 /
+// 51-62, 2x5 29-33 / 139-149. Since then the block's loops are written so that they unroll (no 80-long
+// loop, no break): 0.8-1.0 of the time before, within the noise of a shared machine. Tried and dropped
+// (no gain over this on conv2, A/B medians): the filter block uniform per workgroup (dy loads uniform)
+// with 10x8 and 25x8 blocks; one invocation per filter row (c, r) or per channel c with a register
+// window along q.
 const BK = 10;
 const BJ = 8;
 const WG = 64;
+/** The reduce form's block (TK in its shader) and workgroup: 4 filters x 4 columns, 128 invocations. */
+const REDUCE_TK = 4;
+const REDUCE_TJ = 4;
+const REDUCE_WG = 128;
+
+/**
+ * The forms of this kernel (chosen per adapter like matmul's, src/gpu/kernel_choices.ts):
+ *   blocked  src/shaders/conv2d_backward_filter.wgsl: each invocation owns a 10x8 block of outputs and
+ *            runs the whole (n,p,q) reduction; few, long-running invocations, for CPU drivers;
+ *   reduce   src/shaders/conv2d_backward_filter_reduce.wgsl: a workgroup per 4x4 block of outputs, its
+ *            128 invocations splitting the reduction and adding up in workgroup memory, for GPUs (on
+ *            an H200, LeNet's conv1 filter gradient at batch 100 took 16 ms in the blocked form).
+ */
+export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce';
+export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce'];
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
-  source: conv2dSource(raw, { BK, BJ }),
+  source: conv2dSource(blockedSource, { BK, BJ }),
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };
 
+/** The KernelDef of a form (same bindings and uniforms; the source differs). */
+export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant): KernelDef {
+  return variant === 'blocked' ? conv2dBackwardFilterDef : { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(reduceSource) };
+}
+
+/**
+ * LeNet's conv1 filter gradient at the training batch (a long reduction onto few outputs: the shape
+ * that separates the forms) and conv2's at the validation batch.
+ */
+export const FILTER_TUNE_SHAPES: readonly Conv2dShape[] = [
+  { N: 100, C: 1, H: 28, W: 28, K: 20, R: 5, S: 5, stride: 1, pad: 0 },
+  { N: 10, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 },
+];
+
+/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
+export function chooseConv2dBackwardFilterVariant(gpu: Gpu): Promise<Conv2dBackwardFilterVariant> {
+  const sources = [...CONV2D_BACKWARD_FILTER_VARIANTS.map((v) => kernelSource(conv2dBackwardFilterFormDef(v))), JSON.stringify(FILTER_TUNE_SHAPES)].join('\n');
+  // On a CPU driver the reduce form lost by 3x or more (lavapipe: 135 ms against 44 ms on these shapes,
+  // loaded machine), so only GPUs pay for the measurement.
+  const candidates = isCpuAdapter(gpu.adapter) ? ['blocked'] : CONV2D_BACKWARD_FILTER_VARIANTS;
+  return gpu.kernelChoices.choose('conv2d_backward_filter', CONV2D_BACKWARD_FILTER_VARIANTS, candidates, sources, () => measureConv2dBackwardFilter(gpu)) as Promise<Conv2dBackwardFilterVariant>;
+}
+
+/** Times every candidate (unweighted) on FILTER_TUNE_SHAPES and names the fastest. */
+export async function measureConv2dBackwardFilter(gpu: Gpu, candidates: readonly Conv2dBackwardFilterVariant[] = CONV2D_BACKWARD_FILTER_VARIANTS): Promise<Measurement> {
+  const buffers = new TuneBuffers(gpu);
+  const make = (floats: number, fill: boolean) => buffers.make('tune.conv_filter', floats, fill);
+  const operands = FILTER_TUNE_SHAPES.map((s) => {
+    const { P, Q } = conv2dOutputShape(s);
+    return { x: make(s.N * s.C * s.H * s.W, true), dy: make(s.N * s.K * P * Q, true), dw: make(s.K * s.C * s.R * s.S, false) };
+  });
+  const tuned = candidates.map((variant) => {
+    let op: Conv2dBackwardFilter | null = null;
+    return {
+      variant,
+      async compile() {
+        op = await Conv2dBackwardFilter.create(gpu, { variant });
+      },
+      plan: () => FILTER_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].x, operands[i].dy, null, operands[i].dw, s, `tune.${variant}`)),
+    };
+  });
+  const shapes = FILTER_TUNE_SHAPES.map((s) => `x[${s.N},${s.C},${s.H},${s.W}]->dw[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`).join(' + ');
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+}
+
 export interface Conv2dBackwardFilterOptions {
   /** Scale example n's contribution by ex_weight[n] (a length-N f32 buffer). Default false. */
   exWeights?: boolean;
+  /** The form to run; default: this adapter's choice (chooseConv2dBackwardFilterVariant). */
+  variant?: Conv2dBackwardFilterVariant;
 }
 
 export class Conv2dBackwardFilter {
@@ -33,12 +100,17 @@ export class Conv2dBackwardFilter {
     private readonly gpu: Gpu,
     private readonly kernel: Kernel,
     readonly exWeights: boolean,
+    readonly variant: Conv2dBackwardFilterVariant,
   ) {}
 
   static async create(gpu: Gpu, options: Conv2dBackwardFilterOptions = {}): Promise<Conv2dBackwardFilter> {
+    if (options.variant !== undefined && !CONV2D_BACKWARD_FILTER_VARIANTS.includes(options.variant)) {
+      throw new Error(`conv2d_backward_filter: unknown variant "${options.variant}" (expected ${CONV2D_BACKWARD_FILTER_VARIANTS.join(', ')})`);
+    }
     const exWeights = options.exWeights ?? false;
-    const kernel = await Kernel.load(gpu, conv2dBackwardFilterDef, { WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBackwardFilter(gpu, kernel, exWeights);
+    const variant = options.variant ?? (await chooseConv2dBackwardFilterVariant(gpu));
+    const kernel = await Kernel.load(gpu, conv2dBackwardFilterFormDef(variant), { WG: variant === 'blocked' ? WG : REDUCE_WG, EX_WEIGHTS: exWeights ? 1 : 0 });
+    return new Conv2dBackwardFilter(gpu, kernel, exWeights, variant);
   }
 
   /**
@@ -47,11 +119,17 @@ export class Conv2dBackwardFilter {
    */
   plan(x: BufferRef, dy: BufferRef, exWeight: BufferRef | null, dw: BufferRef, shape: Conv2dShape, label = 'conv2d_backward_filter'): Dispatch {
     if ((exWeight === null) === this.exWeights) {
-      throw new Error(`${label}: ${this.exWeights ? 'this variant needs an ex_weight buffer' : 'created without exWeights, so ex_weight must be null'}`);
+      throw new Error(`${label}: ${this.exWeights ? 'created with exWeights, so it needs an ex_weight buffer' : 'created without exWeights, so ex_weight must be null'}`);
     }
     checkConv2dShape(shape);
     const { C, K, R, S } = shape;
+    const bindings = [x, dy, exWeight ?? this.gpu.placeholder, dw];
+    if (this.variant === 'reduce') {
+      // One workgroup per block (the shader reads its block from the workgroup id alone).
+      const blocks = Math.ceil((C * R * S) / REDUCE_TJ) * Math.ceil(K / REDUCE_TK);
+      return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, blocks, 1));
+    }
     const invocations = Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
-    return this.kernel.plan(label, [x, dy, exWeight ?? this.gpu.placeholder, dw], conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
+    return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
   }
 }

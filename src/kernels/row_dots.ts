@@ -1,28 +1,39 @@
 // out[r] = Σ_c a[r, c] * b[r, c] for row-major [rows, cols] a and b (per-example alignments), or
 // out[r] += with `accumulate`.
 //
-// One invocation per row. A workgroup per row (invocations striding along the row, then a tree
-// reduction) was measured against it on lavapipe (Mesa 25.0, 2 cores, another job sharing the CPU;
-// best of 7 runs of 10 dispatches in one submit):
-//   rows=100, cols=11520: per row 1.2-1.7 ms (workgroups of 16-64);  workgroup per row 1.9-2.5 ms (8-64)
-//   rows=100, cols=500:   per row 96 us;                             workgroup per row 139-346 us
-// so the per-row form stays. (On a discrete GPU the workgroup-per-row form would win by far, since
-// 100 threads cannot fill it; revisit if that becomes a target.)
-import source from '../shaders/row_dots.wgsl?raw';
+// Two forms, chosen per adapter by a start-up measurement (src/gpu/kernel_choices.ts):
+//   row        src/shaders/row_dots.wgsl, one invocation per row. On lavapipe (Mesa 25.0, 2 cores,
+//              another job sharing the CPU; best of 7 runs of 10 dispatches in one submit) it beat a
+//              workgroup per row: rows=100, cols=11520: 1.2-1.7 ms against 1.9-2.5 ms (workgroups of
+//              8-64); rows=100, cols=500: 96 us against 139-346 us.
+//   workgroup  src/shaders/row_dots_workgroup.wgsl, a workgroup of 256 per row and a tree reduction:
+//              100 invocations cannot fill a GPU (on an H200 the row form took 1.5 ms for LeNet's
+//              conv1 alignment, [100, 11520]).
+import rowSource from '../shaders/row_dots.wgsl?raw';
+import workgroupSource from '../shaders/row_dots_workgroup.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
-import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import type { Measurement } from '../gpu/kernel_choices';
+import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { isCpuAdapter } from './matmul';
+import { tuneVariants, TuneBuffers } from './tune';
 
-// 100 rows make 4 workgroups: enough to keep both lavapipe threads busy.
-const WG = 32;
+// Row form: 100 rows make 4 workgroups, enough to keep both lavapipe threads busy.
+const ROW_WG = 32;
+const WORKGROUP_WG = 256;
+
+export type RowDotsVariant = 'row' | 'workgroup';
+export const ROW_DOTS_VARIANTS: readonly RowDotsVariant[] = ['row', 'workgroup'];
 
 export interface RowDotsOptions {
   /** out[r] += instead of out[r] =. */
   accumulate?: boolean;
+  /** The form to run; default: this adapter's choice (chooseRowDotsVariant). */
+  variant?: RowDotsVariant;
 }
 
 export const rowDotsDef: KernelDef = {
   name: 'row_dots',
-  source,
+  source: rowSource,
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: [
     ['rows', 'u32'],
@@ -30,14 +41,67 @@ export const rowDotsDef: KernelDef = {
   ],
 };
 
+/** The KernelDef of a form (same bindings and uniforms; the source differs). */
+export function rowDotsFormDef(variant: RowDotsVariant): KernelDef {
+  return variant === 'row' ? rowDotsDef : { ...rowDotsDef, name: 'row_dots_workgroup', source: workgroupSource };
+}
+
+/** LeNet's alignment shapes: conv2's tangent rows and the dense layer's. */
+export const ROW_DOTS_TUNE_SHAPES: readonly { rows: number; cols: number }[] = [
+  { rows: 100, cols: 3200 },
+  { rows: 100, cols: 500 },
+];
+
+/** The form this adapter runs: measured once per Gpu and cached per adapter. */
+export function chooseRowDotsVariant(gpu: Gpu): Promise<RowDotsVariant> {
+  const sources = [...ROW_DOTS_VARIANTS.map((v) => kernelSource(rowDotsFormDef(v))), JSON.stringify(ROW_DOTS_TUNE_SHAPES)].join('\n');
+  // On a CPU driver the row form wins (lavapipe: 2.8 ms against 7.1 ms on these shapes), so only GPUs
+  // pay for the measurement.
+  const candidates = isCpuAdapter(gpu.adapter) ? ['row'] : ROW_DOTS_VARIANTS;
+  return gpu.kernelChoices.choose('row_dots', ROW_DOTS_VARIANTS, candidates, sources, () => measureRowDots(gpu)) as Promise<RowDotsVariant>;
+}
+
+/** Times every candidate on ROW_DOTS_TUNE_SHAPES and names the fastest. */
+export async function measureRowDots(gpu: Gpu, candidates: readonly RowDotsVariant[] = ROW_DOTS_VARIANTS): Promise<Measurement> {
+  const buffers = new TuneBuffers(gpu);
+  const operands = ROW_DOTS_TUNE_SHAPES.map((s) => ({
+    a: buffers.make('tune.row_dots', s.rows * s.cols, true),
+    b: buffers.make('tune.row_dots', s.rows * s.cols, true),
+    out: buffers.make('tune.row_dots', s.rows, false),
+  }));
+  const tuned = candidates.map((variant) => {
+    let op: RowDots | null = null;
+    return {
+      variant,
+      async compile() {
+        op = await RowDots.create(gpu, { variant });
+      },
+      plan: () => ROW_DOTS_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].a, operands[i].b, operands[i].out, s.rows, s.cols, `tune.${variant}`)),
+    };
+  });
+  const shapes = ROW_DOTS_TUNE_SHAPES.map((s) => `${s.rows}x${s.cols}`).join(' + ');
+  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+}
+
 export class RowDots {
-  private constructor(private readonly gpu: Gpu, private readonly kernel: Kernel) {}
+  private constructor(
+    private readonly gpu: Gpu,
+    private readonly kernel: Kernel,
+    readonly variant: RowDotsVariant,
+  ) {}
 
   static async create(gpu: Gpu, opts: RowDotsOptions = {}): Promise<RowDots> {
-    return new RowDots(gpu, await Kernel.load(gpu, rowDotsDef, { WG, ACCUMULATE: opts.accumulate ? 1 : 0 }));
+    if (opts.variant !== undefined && !ROW_DOTS_VARIANTS.includes(opts.variant)) {
+      throw new Error(`row_dots: unknown variant "${opts.variant}" (expected ${ROW_DOTS_VARIANTS.join(', ')})`);
+    }
+    const variant = opts.variant ?? (await chooseRowDotsVariant(gpu));
+    const WG = variant === 'row' ? ROW_WG : WORKGROUP_WG;
+    return new RowDots(gpu, await Kernel.load(gpu, rowDotsFormDef(variant), { WG, ACCUMULATE: opts.accumulate ? 1 : 0 }), variant);
   }
 
   plan(a: BufferRef, b: BufferRef, out: BufferRef, rows: number, cols: number, label = 'row_dots'): Dispatch {
-    return this.kernel.plan(label, [a, b, out], { rows, cols }, workgroups1d(this.gpu, rows, WG));
+    // The workgroup form reads its row from the workgroup id: one workgroup per row.
+    const grid = this.variant === 'row' ? workgroups1d(this.gpu, rows, ROW_WG) : workgroups1d(this.gpu, rows, 1);
+    return this.kernel.plan(label, [a, b, out], { rows, cols }, grid);
   }
 }

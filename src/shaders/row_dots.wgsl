@@ -1,4 +1,5 @@
-// out[r] = Σ_c a[r, c] * b[r, c] (+= with ACCUMULATE), one invocation per row.
+// out[r] = Σ_c a[r, c] * b[r, c] (+= with ACCUMULATE), one invocation per row (the 'row' form of
+// src/kernels/row_dots.ts; the workgroup-per-row form for GPUs is row_dots_workgroup.wgsl).
 // A workgroup per row with a tree reduction was measured against this on lavapipe and lost at both
 // shapes this kernel serves (rows=100 with cols=11520 and cols=500): workgroup barriers cost more there
 // than the parallelism within a row gains. See src/kernels/row_dots.ts for the numbers.

@@ -26,6 +26,8 @@ const FACTORY_ARGS: Record<string, readonly (readonly unknown[])[]> = {
   conv2dForwardDef: [[10], [25], [10, 'scalar']], // its BK register blocks (BLOCK_CHANNELS in conv2d_forward.ts), and the written-out form
   matmulFormDef: [['blocked'], ['scalar'], ['tiled'], ['tiled4']], // every form of matmul.ts
   conv2dBackwardDataFormDef: [['blocked'], ['scalar']], // both forms of conv2d_backward_data.ts
+  conv2dBackwardFilterFormDef: [['blocked'], ['reduce']], // both forms of conv2d_backward_filter.ts
+  rowDotsFormDef: [['row'], ['workgroup']], // both forms of row_dots.ts
 };
 
 /** Modules of src/kernels that are helpers, not kernels (they export no KernelDef). */

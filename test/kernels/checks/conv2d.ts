@@ -4,7 +4,7 @@
 // and the wrappers' argument checks.
 import type { Gpu } from '../../../src/gpu/gpu';
 import { Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
-import { Conv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
+import { Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_VARIANTS } from '../../../src/kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
 import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches } from '../../../src/kernels/kernel';
@@ -221,22 +221,26 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
     // data gradient (today's form; the others in variantChecks)
     await checkBackwardData(gpu, s, name, sh, 'blocked', { dy, w, bdy, bw });
 
-    // filter and bias gradients, plain and per-example weighted
+    // filter gradient in every form and bias gradient, plain and per-example weighted
     for (const weighted of [false, true]) {
       const e = weighted ? ex : null;
       const tag = weighted ? 'weighted' : 'plain';
-      const bdw = output(s, `dw.${tag}`, nw);
-      const bdb = output(s, `db.${tag}`, sh.K);
-      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: weighted });
-      const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: weighted });
-      runDispatches(gpu, [filt.plan(bx, bdy, weighted ? bex : null, bdw, sh), bgrad.plan(bdy, weighted ? bex : null, bdb, sh)]);
       const eMax = weighted ? maxAbs(ex) : 1;
-      assertClose(
-        await readGuarded(gpu, bdw, nw, `backward filter ${tag}`),
-        conv2dBackwardFilterRef(x, dy, sh, e),
-        tol(sh.N * P * Q, maxAbs(dy) * maxAbs(x) * eMax),
-        `backward filter ${tag} ${name}`,
-      );
+      for (const variant of CONV2D_BACKWARD_FILTER_VARIANTS) {
+        const bdw = output(s, `dw.${tag}.${variant}`, nw);
+        const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: weighted, variant });
+        assertSame(filt.variant, variant, 'the forced variant');
+        runDispatches(gpu, [filt.plan(bx, bdy, weighted ? bex : null, bdw, sh)]);
+        assertClose(
+          await readGuarded(gpu, bdw, nw, `backward filter ${tag} (${variant})`),
+          conv2dBackwardFilterRef(x, dy, sh, e),
+          tol(sh.N * P * Q, maxAbs(dy) * maxAbs(x) * eMax),
+          `${variant} backward filter ${tag} ${name}`,
+        );
+      }
+      const bdb = output(s, `db.${tag}`, sh.K);
+      const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: weighted });
+      runDispatches(gpu, [bgrad.plan(bdy, weighted ? bex : null, bdb, sh)]);
       assertClose(await readGuarded(gpu, bdb, sh.K, `bias grad ${tag}`), conv2dBiasGradRef(dy, sh, e), tol(sh.N * P * Q, maxAbs(dy) * eMax), `bias grad ${tag} ${name}`);
     }
   }),
@@ -282,14 +286,14 @@ export const conv2dChecks: CheckGroup = {
       const bdy = place('dy', dy);
       const bex = place('ex', ex);
       const ys = CONV2D_FORWARD_VARIANTS.map((v) => place(`y.${v}`, new Float32Array(ny).fill(STALE)));
-      const bdw = place('dw', new Float32Array(nw).fill(STALE));
+      const dws = CONV2D_BACKWARD_FILTER_VARIANTS.map((v) => place(`dw.${v}`, new Float32Array(nw).fill(STALE)));
       const bdb = place('db', new Float32Array(sh.K).fill(STALE));
-      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
+      const filts = await Promise.all(CONV2D_BACKWARD_FILTER_VARIANTS.map((variant) => Conv2dBackwardFilter.create(gpu, { exWeights: true, variant })));
       const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: true });
       const convs = await Promise.all(CONV2D_FORWARD_VARIANTS.map((variant) => Conv2dForward.create(gpu, { variant })));
       const dispatches = [
         ...convs.map((conv, i) => conv.plan(ref(bx, nx), ref(bw, nw), null, ref(ys[i], ny), sh)),
-        filt.plan(ref(bx, nx), ref(bdy, ny), ref(bex, 3), ref(bdw, nw), sh),
+        ...filts.map((filt, i) => filt.plan(ref(bx, nx), ref(bdy, ny), ref(bex, 3), ref(dws[i], nw), sh)),
         bgrad.plan(ref(bdy, ny), ref(bex, 3), ref(bdb, sh.K), sh),
       ];
       runDispatches(gpu, dispatches);
@@ -304,7 +308,9 @@ export const conv2dChecks: CheckGroup = {
         assertClose(await read(ys[i], ny, `y (${v})`), conv2dForwardRef(x, w, null, sh), tol(sh.C * sh.R * sh.S, maxAbs(x) * maxAbs(w)), `${v} forward at offset`);
       }
       const finite = dy.map((v) => (Number.isFinite(v) ? v : 0));
-      assertClose(await read(bdw, nw, 'dw'), conv2dBackwardFilterRef(x, dy, sh, ex), tol(npq, maxAbs(finite) * maxAbs(x) * 1.3), 'dw at offset');
+      for (const [i, v] of CONV2D_BACKWARD_FILTER_VARIANTS.entries()) {
+        assertClose(await read(dws[i], nw, `dw (${v})`), conv2dBackwardFilterRef(x, dy, sh, ex), tol(npq, maxAbs(finite) * maxAbs(x) * 1.3), `${v} dw at offset`);
+      }
       assertClose(await read(bdb, sh.K, 'db'), conv2dBiasGradRef(dy, sh, ex), tol(npq, maxAbs(finite) * 1.3), 'db at offset');
       for (const d of dispatches) d.destroy();
     }),
@@ -318,8 +324,10 @@ export const conv2dChecks: CheckGroup = {
       assertThrows(() => plain.plan(b, b, b, b, sh), /takes no bias/, 'a bias for the plain epilogue');
       const fused = await Conv2dForward.create(gpu, { epilogue: 'bias_relu', variant: 'blocked' });
       assertThrows(() => fused.plan(b, b, null, b, sh), /needs a bias/, 'bias_relu without a bias');
-      const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true });
-      assertThrows(() => filt.plan(b, b, null, b, sh), /ex_weight/, 'exWeights without ex_weight');
+      for (const variant of CONV2D_BACKWARD_FILTER_VARIANTS) {
+        const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true, variant });
+        assertThrows(() => filt.plan(b, b, null, b, sh), /ex_weight/, `exWeights without ex_weight (${variant})`);
+      }
     }),
   ],
 };

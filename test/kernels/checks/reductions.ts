@@ -3,7 +3,7 @@
 import type { BufferRef } from '../../../src/gpu/gpu';
 import { ColumnSums } from '../../../src/kernels/column_sums';
 import { runDispatches } from '../../../src/kernels/kernel';
-import { RowDots } from '../../../src/kernels/row_dots';
+import { RowDots, ROW_DOTS_VARIANTS } from '../../../src/kernels/row_dots';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
 import { columnSumsRef, rowDotsRef } from '../../reference/reductions';
@@ -90,9 +90,9 @@ for (const [rows, cols] of SHAPES) {
 
 const rowDotsChecks: KernelCheck[] = [];
 for (const [rows, cols] of SHAPES) {
-  for (const accumulate of [false, true]) {
+  for (const accumulate of [false, true]) for (const variant of ROW_DOTS_VARIANTS) {
     rowDotsChecks.push(
-      gpuCheck(`row_dots ${rows}x${cols}${accumulate ? ' accumulate' : ''}`, async (gpu, s) => {
+      gpuCheck(`row_dots (${variant}) ${rows}x${cols}${accumulate ? ' accumulate' : ''}`, async (gpu, s) => {
         const rng = new Rng(rows * 31 + cols);
         const a = rng.normals(rows * cols);
         const b = rng.normals(rows * cols);
@@ -101,7 +101,8 @@ for (const [rows, cols] of SHAPES) {
         outInit.set(initial);
         outInit[rows] = GUARD;
         const out = s.upload('out', outInit);
-        const kernel = await RowDots.create(gpu, { accumulate });
+        const kernel = await RowDots.create(gpu, { accumulate, variant });
+        assertSame(kernel.variant, variant, 'the forced variant');
         runDispatches(gpu, [kernel.plan(uploadAtOffset(s, 'a', a), uploadAtOffset(s, 'b', b), out, rows, cols)]);
         const got = await gpu.readF32(out, rows + 1);
         const ref = rowDotsRef(a, b, rows, cols);
