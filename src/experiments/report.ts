@@ -53,6 +53,8 @@ export interface Cell {
   std: number | null;
   /** Runs that diverged or failed. */
   failed: number;
+  /** Runs stopped by Ctrl-C, SIGTERM or a time limit (`sweep --resume` continues them). */
+  interrupted: number;
 }
 
 export interface Aggregate {
@@ -81,19 +83,22 @@ export function aggregate(results: RunResult[], methods: string[], points: Sweep
         errors,
         mean: errors.length ? errors.reduce((a, b) => a + b, 0) / errors.length : null,
         std: stdDev(errors),
-        failed: runs.filter((x) => x.status !== 'ok').length,
+        failed: runs.filter((x) => x.status !== 'ok' && x.status !== 'interrupted').length,
+        interrupted: runs.filter((x) => x.status === 'interrupted').length,
       };
     }
   }
   return { methods, points: points.map((p) => p.label), cells };
 }
 
-/** "1.23 ± 0.45" in percent; "1.23" for one run; "—" for none; "(n failed)" appended. */
+/** "1.23 ± 0.45" in percent; "1.23" for one run; "—" for none; "(n failed)", "(n interrupted)" appended. */
 export function formatCell(c: Cell | undefined): string {
-  if (!c || c.mean === null) return c && c.failed ? `failed (${c.failed})` : '—';
+  if (!c) return '—';
+  const notes = [c.failed ? `${c.failed} failed` : '', c.interrupted ? `${c.interrupted} interrupted` : ''].filter(Boolean);
+  if (c.mean === null) return notes.length ? notes.join(', ') : '—';
   let s = (c.mean * 100).toFixed(2);
   if (c.std !== null) s += ` ± ${(c.std * 100).toFixed(2)}`;
-  if (c.failed) s += ` (${c.failed} failed)`;
+  if (notes.length) s += ` (${notes.join(', ')})`;
   return s;
 }
 

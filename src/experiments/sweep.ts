@@ -222,10 +222,10 @@ export function writeSweep(dir: string, plan: SweepPlan, results: RunResult[], m
   for (const m of agg.methods) {
     for (const p of plan.points) {
       const c = agg.cells[m][p.label];
-      rows.push([m, ...fields.map((f) => p.set[f]), c.errors.length, c.failed, c.mean === null ? null : c.mean * 100, c.std === null ? null : c.std * 100]);
+      rows.push([m, ...fields.map((f) => p.set[f]), c.errors.length, c.failed, c.interrupted, c.mean === null ? null : c.mean * 100, c.std === null ? null : c.std * 100]);
     }
   }
-  writeFileAtomic(files.summaryCsv, toCsv(['method', ...fields, 'runs', 'failed', 'test_error_pct_mean', 'test_error_pct_std'], rows));
+  writeFileAtomic(files.summaryCsv, toCsv(['method', ...fields, 'runs', 'failed', 'interrupted', 'test_error_pct_mean', 'test_error_pct_std'], rows));
   // The seeds that have results (a stopped or resumed sweep may not have them all yet).
   const seeds = new Set(results.map((r) => r.config.seed)).size || plan.seeds.length;
   writeFileAtomic(

@@ -63,7 +63,7 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(csv[0]).toMatch(/^method,noise,flip,seed,status,/);
     expect(csv[4]).toMatch(/^plain,0\.4,background,3,ok,2,/);
     const summary = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n');
-    expect(summary[0]).toBe('method,noise,flip,runs,failed,test_error_pct_mean,test_error_pct_std');
+    expect(summary[0]).toBe('method,noise,flip,runs,failed,interrupted,test_error_pct_mean,test_error_pct_std');
     const svg = readFileSync(join(out, 'noise.svg'), 'utf8');
     expect(svg).toContain('MNIST with noisy labels');
     expect(svg).toContain('Label noise (flip kind and share of corrupted labels)');

@@ -53,6 +53,15 @@ describe('aggregation and table', () => {
     expect(stdDev([1])).toBeNull();
   });
 
+  it('an interrupted run is counted as interrupted, not failed, and printed so', () => {
+    const stopped = aggregate([fake('plain', 0.9, 1, 0.02), fake('plain', 0.9, 2, null, 'interrupted'), fake('l2rw', 0.9, 1, null, 'interrupted'), fake('l2rw', 0.9, 2, null, 'diverged')], ['plain', 'l2rw'], ratioPoints([0.9]));
+    expect(stopped.cells.plain['0.9']).toMatchObject({ errors: [0.02], failed: 0, interrupted: 1 });
+    expect(stopped.cells.l2rw['0.9']).toMatchObject({ errors: [], failed: 1, interrupted: 1 });
+    const t = formatTable(stopped, 'r=').split('\n');
+    expect(t[2]).toMatch(/^plain\s+2\.00 \(1 interrupted\)$/);
+    expect(t[3]).toMatch(/^l2rw\s+1 failed, 1 interrupted$/);
+  });
+
   it('prints methods as rows and ratios as columns, in percent', () => {
     const t = formatTable(agg, 'r=').split('\n');
     expect(t[0]).toMatch(/^test error %\s+r=0\.9\s+r=0\.995$/);
