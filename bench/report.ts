@@ -60,6 +60,33 @@ export function formatResult(r: BenchResult): string {
   rows.push(['ours', f(p.ours_matmul1024_gflops), f(r.steps?.plain_ms, 1), '', '', '', f(mlp?.plain_ms, 1), '', '', '']);
   out.push('peers (same adapter; "ours" = our plain step timed in blocks alternating with the peer\'s; x = peer time / ours):');
   out.push(table(['peer', 'mm1024 GFLOP/s', 'LeNet ms', 'ours ms', 'x wall', 'x cpu', 'MLP ms', 'ours ms', 'x wall', 'x cpu'], rows));
+  // PyTorch's L2RW step (Algorithm 1 by double backprop) next to ours, with each side's L2RW/plain.
+  const l2rwRows: string[][] = [];
+  for (const [name, d] of Object.entries(p.detail)) {
+    for (const kind of ['lenet', 'mlp'] as const) {
+      const plain = d?.[kind];
+      const l2rw = d?.[`${kind}_l2rw`];
+      if (!d || l2rw === undefined || (!plain && !l2rw)) continue;
+      const ratio = (a?: number | null, b?: number | null) => (a && b ? a / b : null);
+      l2rwRows.push([
+        `${name} ${kind}`,
+        f(plain?.step_ms, 1),
+        f(l2rw?.step_ms, 1),
+        f(ratio(l2rw?.step_ms, plain?.step_ms)),
+        f(plain?.ours_step_ms, 1),
+        f(l2rw?.ours_step_ms, 1),
+        f(ratio(l2rw?.ours_step_ms, plain?.ours_step_ms)),
+        f(plain?.speedup),
+        f(l2rw?.speedup),
+        f(l2rw?.speedup_cpu),
+      ]);
+    }
+  }
+  if (l2rwRows.length) {
+    out.push('');
+    out.push('L2RW step next to ours (peer: Algorithm 1 by double backprop; each step timed in blocks alternating with the same step of ours; x = peer time / ours):');
+    out.push(table(['peer model', 'plain ms', 'L2RW ms', 'L2RW/plain', 'ours plain', 'ours L2RW', 'ours L2RW/plain', 'x plain', 'x L2RW', 'x L2RW cpu'], l2rwRows));
+  }
   if (r.notes.length) {
     out.push('');
     out.push('notes:');

@@ -13,8 +13,9 @@ import { timeBlock } from './tfjs';
 import { BATCH, medianOf, modelSpec, OPTIMISER, type BlockTiming, type ModelKind } from '../steps';
 import { jaxMatmul1024, jaxStepRunner, loadJax } from './jaxjs';
 import { loadTf, tfMatmul1024, tfStepRunner, useBackend, type StepRunner, type TfBackend } from './tfjs';
+import { describeTorch, findTorch, PYTORCH_CPU_THREADS, TorchServer } from './pytorch';
 
-export const PEER_NAMES = ['tfjs-webgpu', 'jaxjs-webgpu', 'tfjs-wasm', 'tfjs-cpu'] as const;
+export const PEER_NAMES = ['tfjs-webgpu', 'jaxjs-webgpu', 'tfjs-wasm', 'tfjs-cpu', 'pytorch-cpu', 'pytorch-cuda'] as const;
 export type PeerName = (typeof PEER_NAMES)[number];
 
 /**
@@ -59,6 +60,19 @@ export interface PeerModelResult {
   ours_samples: BlockTiming[];
 }
 
+export interface PeerDetail {
+  matmul1024_gflops: number | null;
+  ours_matmul1024_gflops?: number | null;
+  /** The plain step next to our plain step. */
+  lenet: PeerModelResult | null;
+  mlp: PeerModelResult | null;
+  /** The L2RW step next to our L2RW step (PyTorch only: the other peers train plain steps). */
+  lenet_l2rw?: PeerModelResult | null;
+  mlp_l2rw?: PeerModelResult | null;
+  /** What ran (PyTorch: torch version, device, threads). */
+  info?: string;
+}
+
 export interface PeerResults {
   tfjs_webgpu_step_ms: number | null;
   ours_plain_step_ms: number | null;
@@ -77,7 +91,7 @@ export interface PeerResults {
   ours_matmul1024_gflops_vs_tfjs: number | null;
   ours_matmul1024_gflops_vs_jaxjs: number | null;
   /** Every (peer, model) pair measured: { 'tfjs-webgpu': { lenet: ..., mlp: ... }, ... }. */
-  detail: Partial<Record<PeerName, { matmul1024_gflops: number | null; ours_matmul1024_gflops?: number | null; lenet: PeerModelResult | null; mlp: PeerModelResult | null }>>;
+  detail: Partial<Record<PeerName, PeerDetail>>;
   notes: string[];
 }
 
@@ -117,9 +131,10 @@ export async function shareNavigatorGpu(): Promise<void> {
   });
 }
 
-async function oursRunner(gpu: Gpu, kind: ModelKind, data: BenchData): Promise<StepRunner> {
+async function oursRunner(gpu: Gpu, kind: ModelKind, data: BenchData, method: 'plain' | 'l2rw' = 'plain'): Promise<StepRunner> {
+  // L2RW: 10 clean examples per step, as bench/steps.ts.
   const t = await Trainer.create(gpu, modelSpec(kind, data), { train: data.train, clean: data.clean }, {
-    method: 'plain', steps: 1_000_000, batch: BATCH, ...OPTIMISER, seed: 3, logEvery: 1_000_000,
+    method, steps: 1_000_000, batch: BATCH, ...OPTIMISER, seed: 3, logEvery: 1_000_000, ...(method === 'l2rw' ? { valBatch: 10 } : {}),
   });
   return {
     block: (steps) =>
@@ -168,6 +183,8 @@ export async function runPeers(gpu: Gpu, ours: Ours, o: PeerOptions, log: (s: st
   const dataFor = async (k: ModelKind) => (data[k] ??= await benchData(k, o.synthetic));
   const runners: Partial<Record<ModelKind, StepRunner>> = {};
   const oursFor = async (k: ModelKind) => (runners[k] ??= await oursRunner(gpu, k, await dataFor(k)));
+  const l2rwRunners: Partial<Record<ModelKind, StepRunner>> = {};
+  const oursL2rwFor = async (k: ModelKind) => (l2rwRunners[k] ??= await oursRunner(gpu, k, await dataFor(k), 'l2rw'));
 
   if (wanted.size) {
     try {
@@ -177,15 +194,17 @@ export async function runPeers(gpu: Gpu, ours: Ours, o: PeerOptions, log: (s: st
     }
   }
 
-  const modelPair = async (name: PeerName, kind: ModelKind, make: () => Promise<StepRunner>, slow: boolean) => {
+  const modelPair = async (name: PeerName, kind: ModelKind, make: () => Promise<StepRunner>, slow: boolean, method: 'plain' | 'l2rw' = 'plain') => {
     try {
       const peer = await make();
       try {
         // The CPU-bound peers take seconds per LeNet step: fewer of them.
         const oo = slow ? { warmup: Math.min(1, o.warmup), steps: o.steps, repeats: 1 } : o;
-        const r = await sideBySide(await oursFor(kind), peer, oo, slow ? Math.max(1, Math.min(2, o.steps)) : o.steps);
+        const ours = method === 'l2rw' ? await oursL2rwFor(kind) : await oursFor(kind);
+        const r = await sideBySide(ours, peer, oo, slow ? Math.max(1, Math.min(2, o.steps)) : o.steps);
+        const label = method === 'l2rw' ? `${kind} l2rw` : kind;
         log(
-          `  ${name.padEnd(13)} ${kind.padEnd(6)} ${r.step_ms!.toFixed(1).padStart(9)} ms/step (cpu ${r.step_cpu_ms?.toFixed(1) ?? '?'})   ` +
+          `  ${name.padEnd(13)} ${label.padEnd(10)} ${r.step_ms!.toFixed(1).padStart(9)} ms/step (cpu ${r.step_cpu_ms?.toFixed(1) ?? '?'})   ` +
             `ours ${r.ours_step_ms!.toFixed(1)} ms (cpu ${r.ours_step_cpu_ms?.toFixed(1) ?? '?'})   speed-up ${r.speedup!.toFixed(2)}x (cpu ${r.speedup_cpu?.toFixed(2) ?? '?'}x)`,
         );
         return r;
@@ -193,8 +212,9 @@ export async function runPeers(gpu: Gpu, ours: Ours, o: PeerOptions, log: (s: st
         peer.dispose();
       }
     } catch (e) {
-      notes.push(`${name} ${kind} step: ${errText(e)}`);
-      log(`  ${name} ${kind}: failed (${errText(e)})`);
+      const label = method === 'l2rw' ? `${kind} L2RW` : kind;
+      notes.push(`${name} ${label} step: ${errText(e)}`);
+      log(`  ${name} ${label}: failed (${errText(e)})`);
       return null;
     }
   };
@@ -261,7 +281,45 @@ export async function runPeers(gpu: Gpu, ours: Ours, o: PeerOptions, log: (s: st
       detail['jaxjs-webgpu'] = { matmul1024_gflops: null, lenet: null, mlp: null };
     }
   }
-  for (const r of Object.values(runners)) r?.dispose();
+  // PyTorch in a child process (Node only): plain and L2RW steps, each next to ours.
+  const torchPeers = (['pytorch-cpu', 'pytorch-cuda'] as const).filter((n) => wanted.has(n));
+  if (torchPeers.length) {
+    const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+    const found = isNode ? await findTorch() : { reason: 'runs in Node only' };
+    for (const name of torchPeers) {
+      const empty: PeerDetail = { matmul1024_gflops: null, lenet: null, mlp: null, lenet_l2rw: null, mlp_l2rw: null };
+      if ('reason' in found) {
+        // One note for both: the same reason.
+        if (name === torchPeers[0]) notes.push(`pytorch: ${found.reason}; peer skipped`);
+        continue;
+      }
+      const device = name === 'pytorch-cuda' ? 'cuda' : 'cpu';
+      if (device === 'cuda' && !found.cuda) {
+        notes.push(`pytorch-cuda: torch.cuda.is_available() is False (torch ${found.torch}); peer skipped`);
+        continue;
+      }
+      let server: TorchServer | null = null;
+      try {
+        server = await TorchServer.start(found.python, device, { threads: PYTORCH_CPU_THREADS });
+        const info = describeTorch(name, server.header);
+        notes.push(info);
+        log(`  ${info}`);
+        const d: PeerDetail = { ...empty, info };
+        const srv = server;
+        for (const kind of ['lenet', 'mlp'] as ModelKind[]) {
+          d[kind] = await modelPair(name, kind, () => srv.runner(kind, 'plain'), false);
+          d[`${kind}_l2rw`] = await modelPair(name, kind, () => srv.runner(kind, 'l2rw'), false, 'l2rw');
+        }
+        detail[name] = d;
+      } catch (e) {
+        notes.push(`${name}: ${errText(e)}`);
+        detail[name] = empty;
+      } finally {
+        server?.close();
+      }
+    }
+  }
+  for (const r of [...Object.values(runners), ...Object.values(l2rwRunners)]) r?.dispose();
 
   const tfw = detail['tfjs-webgpu'];
   const jx = detail['jaxjs-webgpu'];
