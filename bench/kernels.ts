@@ -17,18 +17,30 @@ import { ReluBackward } from '../src/kernels/relu_backward';
 import { RowDots } from '../src/kernels/row_dots';
 import { SoftmaxXent } from '../src/kernels/softmax_xent';
 import { Rng } from '../src/util/rng';
-import type { GpuTimer } from './lib/timing';
+import { fmtMs, fmtRate, type GpuTimer } from './lib/timing';
 
 export interface KernelResult {
   name: string;
   /** Human-readable shape, e.g. "1024x1024x1024" or "x[100,20,12,12] w[50,20,5,5]". */
   shape: string;
   variant: string;
-  /** Median milliseconds per dispatch (timestamp queries, or wall clock). */
+  /** Median milliseconds per dispatch (timestamp queries, or wall clock); an upper bound where `ms_bound`. */
   ms: number;
+  /** flops / ms; a lower bound where `ms_bound`. Always finite. */
   gflops: number;
+  /** True when the dispatch was shorter than the timer resolves (bench/lib/timing.ts): ms and gflops are bounds. */
+  ms_bound: boolean;
+  /** Dispatches per timed pass (> 1 where the timer's resolution is coarse), or per wall batch. */
+  reps: number;
+  /** Resolution of `ms` (timer quantum / reps), ms; null for the wall clock. */
+  resolution_ms: number | null;
   /** Process CPU milliseconds per dispatch (the load-independent figure on a CPU adapter). */
   cpu_ms: number | null;
+}
+
+/** One line of the kernel table: bounds as "< X ms" and "> Y GFLOP/s", never Infinity or NaN. */
+export function formatKernelLine(r: KernelResult): string {
+  return `  ${r.name.padEnd(32)} ${r.shape.padEnd(34)} ${r.variant.padEnd(18)} ${fmtMs(r.ms, r.ms_bound).padStart(9)} ms ${fmtRate(r.gflops, r.ms_bound).padStart(8)} GFLOP/s`;
 }
 
 interface Case {
@@ -295,7 +307,19 @@ export async function runKernelBench(gpu: Gpu, timer: GpuTimer, opts: KernelBenc
     const { dispatch, buffers } = await c.make(gpu, k, rng);
     const iters = Math.max(opts.minIters, Math.min(opts.maxIters, Math.round(opts.flopsPerCase / c.flops)));
     const t = await timer.time([dispatch], iters, opts.warmup);
-    const r: KernelResult = { name: c.name, shape: c.shape, variant: c.variant, ms: t.ms, gflops: c.flops / t.ms / 1e6, cpu_ms: t.cpu_ms };
+    const gflops = c.flops / t.ms / 1e6;
+    const r: KernelResult = {
+      name: c.name,
+      shape: c.shape,
+      variant: c.variant,
+      ms: t.ms,
+      // A zero time can only come from a timer that does not say it is coarse; keep the JSON finite.
+      gflops: Number.isFinite(gflops) ? gflops : 0,
+      ms_bound: t.ms_bound || !(t.ms > 0),
+      reps: t.reps,
+      resolution_ms: t.resolution_ms,
+      cpu_ms: t.cpu_ms,
+    };
     out.push(r);
     opts.onResult?.(r);
     for (const b of buffers) gpu.destroy(b);

@@ -22,8 +22,13 @@ export const BATCH = 100;
 
 export interface StepGroup {
   group: string;
+  /** Milliseconds per execution of the group (an upper bound where `ms_bound`). */
   ms: number;
   cpu_ms: number | null;
+  /** True when the group was shorter than the timer resolves even batched (bench/lib/timing.ts). */
+  ms_bound: boolean;
+  /** Executions of the group per timed pass (> 1 where the timestamps are coarse). */
+  reps: number;
   dispatches: number;
 }
 
@@ -57,9 +62,11 @@ export interface StepResult {
   /** The L2RW step's dispatches timed by group, and their sum. */
   l2rw_groups: StepGroup[];
   l2rw_groups_sum_ms: number;
+  /** True when some group's time is only an upper bound, so that the sum is one too. */
+  l2rw_groups_sum_bound: boolean;
   plain_groups: StepGroup[];
   /** Every dispatch of the L2RW step timed alone (ms), slowest first. */
-  l2rw_profile: { label: string; ms: number; cpu_ms: number | null }[];
+  l2rw_profile: { label: string; ms: number; cpu_ms: number | null; ms_bound: boolean; reps: number }[];
   dispatches_per_step: { plain: number; l2rw: number };
 }
 
@@ -75,7 +82,10 @@ export interface StepBenchOptions {
   synthetic?: boolean;
 }
 
-/** Times each of Algorithm 1's step groups of a trainer's step (Trainer.stepGroups). */
+/**
+ * Times each of Algorithm 1's step groups of a trainer's step (Trainer.stepGroups). Where the
+ * timestamps are coarse (Dawn's quantisation) GpuTimer.time runs the group many times per pass.
+ */
 async function groups(timer: GpuTimer, t: Trainer, iters: number): Promise<StepGroup[]> {
   const all = t.stepGroups().flatMap((g) => g.dispatches);
   const out: StepGroup[] = [];
@@ -84,7 +94,8 @@ async function groups(timer: GpuTimer, t: Trainer, iters: number): Promise<StepG
     // One whole step first, so that the group starts from the buffers a real step leaves (the
     // weighted filter gradient skips zero weights, which the weights group recomputes each step).
     await timer.wall(all, 1);
-    out.push({ group: g.name, ...(await timer.time(g.dispatches, iters, 1)), dispatches: g.dispatches.length });
+    const t = await timer.time(g.dispatches, iters, 1);
+    out.push({ group: g.name, ms: t.ms, cpu_ms: t.cpu_ms, ms_bound: t.ms_bound, reps: t.reps, dispatches: g.dispatches.length });
   }
   return out;
 }
@@ -155,7 +166,10 @@ export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, o
       for (const g of l2rw.stepGroups()) {
         // A whole step before each group's dispatches, as in groups().
         await timer.wall(l2rwDs, 1);
-        for (const d of g.dispatches) profile.push({ label: d.label, ...(await timer.time([d], opts.groupIters, 1)) });
+        for (const d of g.dispatches) {
+          const t = await timer.time([d], opts.groupIters, 1);
+          profile.push({ label: d.label, ms: t.ms, cpu_ms: t.cpu_ms, ms_bound: t.ms_bound, reps: t.reps });
+        }
       }
       profile.sort((a, b) => b.ms - a.ms);
     }
@@ -179,6 +193,7 @@ export async function runStepBench(gpu: Gpu, timer: GpuTimer, kind: ModelKind, o
       readbacks_per_log: c3.readbacks - c2.readbacks,
       l2rw_groups: l2rwGroups,
       l2rw_groups_sum_ms: l2rwGroups.reduce((a, g) => a + g.ms, 0),
+      l2rw_groups_sum_bound: l2rwGroups.some((g) => g.ms_bound),
       plain_groups: plainGroups,
       l2rw_profile: profile,
       dispatches_per_step: { plain: plainDs.length, l2rw: l2rwDs.length },

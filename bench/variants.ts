@@ -6,7 +6,10 @@
 // 'scalar'), the form forced per kernel object. For each item
 // the forms are timed in alternating rounds on the same buffers, so that load from other jobs on a
 // shared machine hits them alike; the figure per form is its median over rounds, and the speed-up is
-// blocked's time over the form's (> 1: the form is faster than today's).
+// blocked's time over the form's (> 1: the form is faster than today's). Times come from
+// GpuTimer.time, which batches dispatches per pass where the timer is coarse (bench/lib/timing.ts);
+// a form's time that is only an upper bound (shorter than the timer resolves) is printed "< X" and
+// its ratios are null in the JSON and "n/a" in the table.
 import type { Gpu } from '../src/gpu/gpu';
 import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dForwardVariant } from '../src/kernels/conv2d_forward';
 import type { Dispatch } from '../src/kernels/kernel';
@@ -14,7 +17,7 @@ import { Matmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/kernels/matm
 import { Rng } from '../src/util/rng';
 import { convBenchCases, convDesc, matmulBenchProducts, variantOf } from './kernels';
 import { CONV2D_BACKWARD_DATA_VARIANTS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
-import { median, type GpuTimer } from './lib/timing';
+import { fmtMs, median, ratio, type GpuTimer } from './lib/timing';
 
 type Variant = MatmulVariant | Conv2dForwardVariant | Conv2dBackwardDataVariant;
 
@@ -23,12 +26,16 @@ export interface VariantResult {
   name: string;
   shape: string;
   config: string;
-  /** Median ms per run, per form. */
+  /** Median ms per run, per form (an upper bound where `ms_bound`). */
   ms: Partial<Record<Variant, number>>;
+  /** Per form: true when its time is only an upper bound (shorter than the timer resolves). */
+  ms_bound: Partial<Record<Variant, boolean>>;
+  /** Per form: dispatches per timed pass in the last round (> 1 where the timer is coarse). */
+  reps: Partial<Record<Variant, number>>;
   /** Process CPU ms per run, per form (Node on a CPU adapter: the figure load moves least). */
   cpu_ms: Partial<Record<Variant, number | null>>;
-  /** blocked ms / form ms, per form (wall, then CPU). */
-  speedup: Partial<Record<Variant, number>>;
+  /** blocked ms / form ms, per form (wall, then CPU); null where either time is a bound. */
+  speedup: Partial<Record<Variant, number | null>>;
   cpu_speedup: Partial<Record<Variant, number | null>>;
 }
 
@@ -144,27 +151,34 @@ export async function runVariantBench(gpu: Gpu, timer: GpuTimer, opts: VariantBe
     const iters = Math.max(opts.minIters, Math.min(opts.maxIters, Math.round(opts.flopsPerCase / it.flops)));
     const ms = it.variants.map(() => [] as number[]);
     const cpu = it.variants.map(() => [] as number[]);
+    const bound = it.variants.map(() => false);
+    const reps = it.variants.map(() => 1);
     for (let r = 0; r < opts.rounds; r++) {
       for (let i = 0; i < it.variants.length; i++) {
         const j = (i + r) % it.variants.length;
         const t = await timer.time([dispatches[j]], iters, r === 0 ? opts.warmup : 0);
         ms[j].push(t.ms);
+        bound[j] ||= t.ms_bound || !(t.ms > 0);
+        reps[j] = t.reps;
         if (t.cpu_ms !== null) cpu[j].push(t.cpu_ms);
       }
     }
-    const res: VariantResult = { kernel: it.kernel, name: it.name, shape: it.shape, config: it.config, ms: {}, cpu_ms: {}, speedup: {}, cpu_speedup: {} };
+    const res: VariantResult = { kernel: it.kernel, name: it.name, shape: it.shape, config: it.config, ms: {}, ms_bound: {}, reps: {}, cpu_ms: {}, speedup: {}, cpu_speedup: {} };
     it.variants.forEach((v, i) => {
-      res.ms[v] = median(ms[i]);
+      // A bound in any round: the form's figure is the largest (loosest) upper bound seen.
+      res.ms[v] = bound[i] ? Math.max(...ms[i]) : median(ms[i]);
+      res.ms_bound[v] = bound[i];
+      res.reps[v] = reps[i];
       res.cpu_ms[v] = cpu[i].length ? median(cpu[i]) : null;
     });
     for (const v of it.variants) {
-      res.speedup[v] = res.ms.blocked! / res.ms[v]!;
-      res.cpu_speedup[v] = res.cpu_ms[v] && res.cpu_ms.blocked ? res.cpu_ms.blocked / res.cpu_ms[v]! : null;
+      res.speedup[v] = ratio(res.ms.blocked, res.ms_bound.blocked!, res.ms[v], res.ms_bound[v]!);
+      res.cpu_speedup[v] = ratio(res.cpu_ms.blocked, false, res.cpu_ms[v], false);
     }
     out.push(res);
-    const cell = (v: Variant) => `${res.ms[v]!.toFixed(3)}${res.cpu_ms[v] === null ? '' : ` (${res.cpu_ms[v]!.toFixed(2)})`}`.padStart(20);
-    const ratio = (v: Variant) => `${res.speedup[v]!.toFixed(2)}${res.cpu_speedup[v] ? ` (${res.cpu_speedup[v]!.toFixed(2)})` : ''}`;
-    log(`  ${`${it.kernel} ${it.name}`.padEnd(34)} ${res.shape.padEnd(34)} ${res.config.padEnd(12)} ${it.variants.map(cell).join(' ')}   ${it.variants.slice(1).map(ratio).join('  ')}`);
+    const cell = (v: Variant) => `${fmtMs(res.ms[v], res.ms_bound[v])}${res.cpu_ms[v] === null ? '' : ` (${fmtMs(res.cpu_ms[v], false, 2)})`}`.padStart(20);
+    const x = (v: Variant) => `${res.speedup[v]?.toFixed(2) ?? 'n/a'}${res.cpu_speedup[v] ? ` (${res.cpu_speedup[v]!.toFixed(2)})` : ''}`;
+    log(`  ${`${it.kernel} ${it.name}`.padEnd(34)} ${res.shape.padEnd(34)} ${res.config.padEnd(12)} ${it.variants.map(cell).join(' ')}   ${it.variants.slice(1).map(x).join('  ')}`);
     for (const d of dispatches) d.destroy();
     for (const b of buffers) gpu.destroy(b);
   }
