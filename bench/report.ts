@@ -1,5 +1,6 @@
 // Plain-text tables of a BenchResult (the CLI's summary; the browser page shows the same text).
 import type { BenchResult } from './run';
+import { fmtMs, fmtRate } from './lib/timing';
 
 const f = (v: number | null | undefined, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
 
@@ -14,7 +15,7 @@ export function formatResult(r: BenchResult): string {
   out.push(`adapter: ${r.adapter} (${r.runtime}); timer: ${r.timer}; mode: ${r.mode}; load ${r.load.start?.join(' ') ?? '?'} -> ${r.load.end?.join(' ') ?? '?'}`);
   if (r.kernels.length) {
     out.push('');
-    out.push(table(['kernel', 'shape', 'variant', 'ms', 'GFLOP/s', 'cpu ms'], r.kernels.map((k) => [k.name, k.shape, k.variant, f(k.ms, 3), f(k.gflops), f(k.cpu_ms, 3)])));
+    out.push(table(['kernel', 'shape', 'variant', 'ms', 'GFLOP/s', 'cpu ms'], r.kernels.map((k) => [k.name, k.shape, k.variant, fmtMs(k.ms, k.ms_bound), fmtRate(k.gflops, k.ms_bound), f(k.cpu_ms, 3)])));
   }
   for (const m of r.models) {
     out.push('');
@@ -23,19 +24,21 @@ export function formatResult(r: BenchResult): string {
         `L2RW/plain ${f(m.l2rw_over_plain)} (CPU time: ${f(m.plain_cpu_ms, 1)} / ${f(m.l2rw_cpu_ms, 1)} ms, ratio ${f(m.l2rw_over_plain_cpu)}); submits/step ${m.submits_per_step}, readbacks/step ${m.readbacks_per_step} ` +
         `(${m.readbacks_per_log} per logging point); dispatches plain ${m.dispatches_per_step.plain}, L2RW ${m.dispatches_per_step.l2rw}`,
     );
-    const plainBy = new Map(m.plain_groups.map((g) => [g.group, g.ms]));
+    // Times below the timer's resolution (bench/lib/timing.ts) print as "< X"; tiny ones keep 2 significant digits.
+    const plainBy = new Map(m.plain_groups.map((g) => [g.group, g]));
+    const plainSum = { ms: m.plain_groups.reduce((a, g) => a + g.ms, 0), bound: m.plain_groups.some((g) => g.ms_bound) };
     out.push(
       table(
         ['Algorithm 1 step group', 'L2RW ms', 'L2RW cpu ms', 'plain ms', 'dispatches'],
         [
-          ...m.l2rw_groups.map((g) => [g.group, f(g.ms, 2), f(g.cpu_ms, 2), f(plainBy.get(g.group), 2), String(g.dispatches)]),
-          ['sum of groups', f(m.l2rw_groups_sum_ms, 2), f(m.l2rw_groups.reduce((a, g) => a + (g.cpu_ms ?? NaN), 0), 2), f(m.plain_groups.reduce((a, g) => a + g.ms, 0), 2), ''],
+          ...m.l2rw_groups.map((g) => [g.group, fmtMs(g.ms, g.ms_bound, 2), f(g.cpu_ms, 2), fmtMs(plainBy.get(g.group)?.ms, plainBy.get(g.group)?.ms_bound, 2), String(g.dispatches)]),
+          ['sum of groups', fmtMs(m.l2rw_groups_sum_ms, m.l2rw_groups_sum_bound, 2), f(m.l2rw_groups.reduce((a, g) => a + (g.cpu_ms ?? NaN), 0), 2), fmtMs(plainSum.ms, plainSum.bound, 2), ''],
         ],
       ),
     );
     if (m.l2rw_profile.length) {
       out.push(`slowest dispatches of the ${m.model} L2RW step:`);
-      out.push(table(['dispatch', 'ms', 'cpu ms'], m.l2rw_profile.slice(0, 14).map((p) => [p.label, f(p.ms, 3), f(p.cpu_ms, 3)])));
+      out.push(table(['dispatch', 'ms', 'cpu ms'], m.l2rw_profile.slice(0, 14).map((p) => [p.label, fmtMs(p.ms, p.ms_bound), f(p.cpu_ms, 3)])));
     }
   }
   const p = r.peers;
