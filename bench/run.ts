@@ -1,7 +1,7 @@
 // The benchmark suite as a function, so that the CLI (bench/main.ts), the browser page
 // (bench/browser/page.ts) and the smoke test (test/bench/smoke.test.ts) run the same code.
 import { Gpu } from '../src/gpu/gpu';
-import { runKernelBench, type KernelResult } from './kernels';
+import { formatKernelLine, runKernelBench, type KernelResult } from './kernels';
 import { GpuTimer, type TimerKind } from './lib/timing';
 import { runPeers, type PeerName, type PeerResults } from './peers/index';
 import { runResnetBench, type ResnetBenchOptions, type ResnetResult } from './resnet';
@@ -116,7 +116,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     kernels = await runKernelBench(gpu, timer, {
       ...settings.kernel,
       filter: opts.kernelFilter,
-      onResult: (r) => log(`  ${r.name.padEnd(32)} ${r.shape.padEnd(34)} ${r.variant.padEnd(18)} ${r.ms.toFixed(3).padStart(9)} ms ${r.gflops.toFixed(2).padStart(8)} GFLOP/s`),
+      onResult: (r) => log(formatKernelLine(r)),
     });
   }
 

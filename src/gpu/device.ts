@@ -59,13 +59,17 @@ export async function getNavigatorGpu(): Promise<GPU | null> {
   Object.assign(globalThis, dawn.globals);
   const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!.env;
   const { existsSync } = await import('node:fs');
-  let gpu = dawn.create([]);
+  // Dawn rounds timestamp queries to a coarse quantum by default (a browser's guard against timing
+  // attacks, irrelevant to a local process): on an H200 every kernel time came out a multiple of
+  // 32.8 us. The benchmarks and the kernel-form measurements want real timestamps.
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  let gpu = dawn.create(flags);
   // Dawn's instance must outlive every GPU job: if it is garbage-collected, long jobs crash.
   holder.__l2rwDawn = gpu;
   if (!env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD) && !(await gpu.requestAdapter())) {
     // No GPU driver answered: point the Vulkan loader at Mesa's CPU driver explicitly.
     env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
-    gpu = dawn.create([]);
+    gpu = dawn.create(flags);
     holder.__l2rwDawn = gpu;
   }
   return gpu;
