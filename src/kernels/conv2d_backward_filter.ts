@@ -2,6 +2,7 @@
 // optionally weighting example n's contribution by ex_weight[n] (per-example weighted gradients).
 import blockedSource from '../shaders/conv2d_backward_filter.wgsl?raw';
 import reduceSource from '../shaders/conv2d_backward_filter_reduce.wgsl?raw';
+import filterTap from '../shaders/conv2d_filter_tap.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
@@ -38,14 +39,14 @@ export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVaria
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
-  source: conv2dSource(blockedSource, { BK, BJ }),
+  source: conv2dSource(`${blockedSource}\n${filterTap}`, { BK, BJ }),
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };
 
 /** The KernelDef of a form (same bindings and uniforms; the source differs). */
 export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant): KernelDef {
-  return variant === 'blocked' ? conv2dBackwardFilterDef : { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(reduceSource) };
+  return variant === 'blocked' ? conv2dBackwardFilterDef : { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(`${reduceSource}\n${filterTap}`) };
 }
 
 /**

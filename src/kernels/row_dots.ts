@@ -11,6 +11,7 @@
 //              conv1 alignment, [100, 11520]).
 import rowSource from '../shaders/row_dots.wgsl?raw';
 import workgroupSource from '../shaders/row_dots_workgroup.wgsl?raw';
+import rowDotsIo from '../shaders/row_dots_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
@@ -33,7 +34,7 @@ export interface RowDotsOptions {
 
 export const rowDotsDef: KernelDef = {
   name: 'row_dots',
-  source: rowSource,
+  source: `${rowSource}\n${rowDotsIo}`,
   bindings: ['read', 'read', 'rw', 'uniform'],
   uniforms: [
     ['rows', 'u32'],
@@ -43,7 +44,7 @@ export const rowDotsDef: KernelDef = {
 
 /** The KernelDef of a form (same bindings and uniforms; the source differs). */
 export function rowDotsFormDef(variant: RowDotsVariant): KernelDef {
-  return variant === 'row' ? rowDotsDef : { ...rowDotsDef, name: 'row_dots_workgroup', source: workgroupSource };
+  return variant === 'row' ? rowDotsDef : { ...rowDotsDef, name: 'row_dots_workgroup', source: `${workgroupSource}\n${rowDotsIo}` };
 }
 
 /** LeNet's alignment shapes: conv2's tangent rows and the dense layer's. */

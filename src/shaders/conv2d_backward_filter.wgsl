@@ -7,7 +7,8 @@
 // 0 are skipped, so they cost nothing and cannot inject non-finite values.
 // BK and BJ are consts appended by the TS wrapper (src/kernels/conv2d_backward_filter.ts).
 // `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
-// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
+// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts), as is filter_tap()
+// (conv2d_filter_tap.wgsl).
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> ex_weight: array<f32>;
@@ -34,20 +35,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let KPQ = params.K * PQ;
   let H = i32(params.H);
   let W = i32(params.W);
-  let pad = i32(params.pad);
 
   // Columns past CRS and filters past K are computed on clamped indices and never stored.
   var x_chan: array<u32, BJ>;
   var dh: array<i32, BJ>;
   var dwo: array<i32, BJ>;
   for (var j = 0u; j < BJ; j++) {
-    let col = min(j0 + j, CRS - 1u);
-    let c = col / RS;
-    let rs = col - c * RS;
-    let r = rs / params.S;
-    x_chan[j] = c * HW;
-    dh[j] = i32(r) - pad;
-    dwo[j] = i32(rs - r * params.S) - pad;
+    let tap = filter_tap(min(j0 + j, CRS - 1u));
+    x_chan[j] = tap.x_off;
+    dh[j] = tap.dh;
+    dwo[j] = tap.dw;
   }
   var dy_chan: array<u32, BK>;
   for (var i = 0u; i < BK; i++) {

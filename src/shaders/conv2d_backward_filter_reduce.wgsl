@@ -8,7 +8,8 @@
 // invocations read neighbouring dy and x elements), and a tree over workgroup memory adds the WG
 // partial blocks. Terms of examples whose weight is exactly 0 are skipped, as in the blocked form, so
 // such examples cannot inject non-finite values.
-// `struct Params` is conv2d_params.wgsl, appended by the wrapper (conv2dSource).
+// `struct Params` is conv2d_params.wgsl and filter_tap() conv2d_filter_tap.wgsl, both appended by
+// the wrapper (conv2dSource).
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> ex_weight: array<f32>;
@@ -40,20 +41,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let PQ = params.P * params.Q;
   let H = i32(params.H);
   let W = i32(params.W);
-  let pad = i32(params.pad);
 
   // Columns past CRS and filters past K are computed on clamped indices and never stored.
   var x_off: array<u32, 4>;
   var dh: array<i32, 4>;
   var dwo: array<i32, 4>;
   for (var j = 0u; j < 4u; j++) {
-    let col = min(j0 + j, CRS - 1u);
-    let c = col / RS;
-    let rs = col - c * RS;
-    let r = rs / params.S;
-    x_off[j] = c * HW;
-    dh[j] = i32(r) - pad;
-    dwo[j] = i32(rs - r * params.S) - pad;
+    let tap = filter_tap(min(j0 + j, CRS - 1u));
+    x_off[j] = tap.x_off;
+    dh[j] = tap.dh;
+    dwo[j] = tap.dw;
   }
   var dy_off: array<u32, TK>;
   for (var i = 0u; i < TK; i++) {

@@ -3,15 +3,7 @@
 // A workgroup per row with a tree reduction was measured against this on lavapipe and lost at both
 // shapes this kernel serves (rows=100 with cols=11520 and cols=500): workgroup barriers cost more there
 // than the parallelism within a row gains. See src/kernels/row_dots.ts for the numbers.
-struct Params {
-  rows: u32,
-  cols: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+// Bindings and `Params`: row_dots_io.wgsl, appended by the wrapper.
 
 override WG: u32 = 32;
 override ACCUMULATE: bool = false;

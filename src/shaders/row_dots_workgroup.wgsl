@@ -1,15 +1,7 @@
 // out[r] = Σ_c a[r, c] * b[r, c] (+= with ACCUMULATE), one workgroup per row: the form for GPUs (the
 // 'workgroup' form of src/kernels/row_dots.ts). Its WG invocations stride along the row (neighbours
 // read neighbouring elements) and workgroup_sum (common.wgsl) adds their partial sums.
-struct Params {
-  rows: u32,
-  cols: u32,
-}
-
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+// Bindings and `Params`: row_dots_io.wgsl, appended by the wrapper.
 
 // A power of two, at most 256 (workgroup_sum's scratch).
 override WG: u32 = 256;
