@@ -43,14 +43,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let W = i32(params.W);
 
   // Columns past CRS and filters past K are computed on clamped indices and never stored.
-  var x_off: array<u32, 4>;
-  var dh: array<i32, 4>;
-  var dwo: array<i32, 4>;
+  var taps: array<FilterTap, 4>;
   for (var j = 0u; j < 4u; j++) {
-    let tap = filter_tap(min(j0 + j, CRS - 1u));
-    x_off[j] = tap.x_off;
-    dh[j] = tap.dh;
-    dwo[j] = tap.dw;
+    taps[j] = filter_tap(min(j0 + j, CRS - 1u));
   }
   var dy_off: array<u32, TK>;
   for (var i = 0u; i < TK; i++) {
@@ -74,10 +69,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let x_n = n * params.C * HW;
     var xv: vec4f;
     for (var j = 0u; j < 4u; j++) {
-      let ih = i32(p * params.stride) + dh[j];
-      let iw = i32(q * params.stride) + dwo[j];
+      let ih = i32(p * params.stride) + taps[j].dh;
+      let iw = i32(q * params.stride) + taps[j].dw;
       let ok = ih >= 0 && ih < H && iw >= 0 && iw < W;
-      xv[j] = select(0.0, x[select(0u, x_n + x_off[j] + u32(ih * W + iw), ok)], ok);
+      xv[j] = select(0.0, x[select(0u, x_n + taps[j].x_off + u32(ih * W + iw), ok)], ok);
     }
     let dy_n = n * params.K * PQ + pq;
     for (var i = 0u; i < TK; i++) {
