@@ -4,7 +4,8 @@
 // and the wrappers' argument checks.
 import type { Gpu } from '../../../src/gpu/gpu';
 import { Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
-import { Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_VARIANTS } from '../../../src/kernels/conv2d_backward_filter';
+import { chooseConv2dBackwardFilterVariant, Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_VARIANTS, measureConv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
+import { isCpuAdapter } from '../../../src/kernels/matmul';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
 import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches } from '../../../src/kernels/kernel';
@@ -18,7 +19,7 @@ import {
   conv2dOutRef,
   type Conv2dShapeRef,
 } from '../../reference/conv2d';
-import { assertClose, assertEqual, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertEqual, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 // fp32 sums of L products of magnitude <= mag: rounding grows like sqrt(L) * mag * 2^-23 for random
 // signs, so atol = 8 sqrt(L) mag 2^-23 covers outputs that cancel towards 0, and rtol 1e-4 covers the
@@ -252,6 +253,19 @@ export const conv2dChecks: CheckGroup = {
     ...referenceChecks,
     ...kernelChecks,
     ...variantChecks,
+
+    gpuCheck('filter gradient: the measurement times both forms, names the fastest and frees its buffers; a CPU driver keeps blocked unmeasured', async (gpu) => {
+      const live = gpu.counters.liveBuffers;
+      const m = await measureConv2dBackwardFilter(gpu);
+      assertSame(gpu.counters.liveBuffers, live, 'live buffers after the measurement');
+      assertEqual(m.candidates.map((c) => c.variant), [...CONV2D_BACKWARD_FILTER_VARIANTS], 'the candidates measured');
+      const timed = m.candidates.filter((c) => c.ms !== null);
+      assert(timed.length >= 1, 'timed candidates', JSON.stringify(m.candidates));
+      assertSame(m.variant, timed.reduce((a, b) => (b.ms! < a.ms! ? b : a)).variant, 'the chosen form is the fastest timed one');
+      const chosen = await chooseConv2dBackwardFilterVariant(gpu);
+      if (isCpuAdapter(gpu.adapter)) assertSame(chosen, 'blocked', 'the form on a CPU driver');
+      else assert(CONV2D_BACKWARD_FILTER_VARIANTS.includes(chosen), 'a form', chosen);
+    }, "times LeNet's conv1 filter gradient at batch 100 several times, seconds on SwiftShader; both forms are checked there above"),
 
     gpuCheck("the 'relu' epilogue takes no bias", async (gpu, s) => {
       const b = s.buffer('tmp', 64);
