@@ -204,7 +204,8 @@ export function mergeCommand(o: MergeCommandOptions, s: Streams): number {
         `(${plan.base.model}, ${plan.base.steps} steps, batch ${plan.base.batch}, ${describeLr(plan.base)}, momentum ${plan.base.momentum}, weight decay ${plan.base.weightDecay}; mean ± std over seeds ${plan.seeds.join(',')})\n`,
     );
     if (merged.adapters.length > 1) {
-      s.stdout.write(`note: the shards ran on ${merged.adapters.length} different adapters; runs match a single-machine sweep bit for bit only on the same adapter and driver\n`);
+      const each = merged.adapters.map((a) => `${merged.adapterRuns[a] ?? 0} on ${a}`).join(', ');
+      s.stdout.write(`note: the runs ran on ${merged.adapters.length} different adapters (${each}); runs match a single-machine sweep bit for bit only on the same adapter and driver\n`);
     }
     if (merged.missing.length) s.stdout.write(`partial (--allow-partial): ${describeMissing(merged)}\n`);
     s.stdout.write(`plot:    ${files.svg}\nresults: ${files.json}\n         ${files.csv}\n         ${files.summaryCsv}\n`);

@@ -162,8 +162,12 @@ export interface MergedSweep {
   missing: MissingRun[];
   /** The inputs, in shard order. */
   shards: SweepRecord[];
-  /** The distinct adapters the shards ran on. */
+  /**
+   * The distinct adapters the merged runs ran on, with how many runs each (from each run's own record:
+   * a shard resumed on another machine holds runs of both).
+   */
   adapters: string[];
+  adapterRuns: Record<string, number>;
   /** Sum of the shards' wall times: the compute the sweep took. */
   wall_s: number;
 }
@@ -250,13 +254,17 @@ export function mergeSweeps(records: SweepRecord[], o: { allowPartial?: boolean 
     if (r && r.status !== 'interrupted') return;
     missing.push({ shard, method: c.method, point: plan.points[Math.floor(i / plan.methods.length) % plan.points.length].label, seed: c.seed, why: !byIndex.has(shard) ? 'no shard folder' : r ? 'interrupted' : 'not run' });
   });
+  const results = slots.filter((r): r is RunResult => r !== undefined);
+  const adapterRuns: Record<string, number> = {};
+  for (const r of results) adapterRuns[r.adapter] = (adapterRuns[r.adapter] ?? 0) + 1;
   const merged: MergedSweep = {
     plan,
-    results: slots.filter((r): r is RunResult => r !== undefined),
+    results,
     runsPlanned: configs.length,
     missing,
     shards,
-    adapters: [...new Set(shards.map((s) => s.adapter))],
+    adapters: Object.keys(adapterRuns).length ? Object.keys(adapterRuns) : [...new Set(shards.map((s) => s.adapter))],
+    adapterRuns,
     wall_s: shards.reduce((a, s) => a + s.wall_s, 0),
   };
   if (missing.length && !o.allowPartial) {
@@ -274,6 +282,7 @@ export const recordDirs = (m: MergedSweep) => m.shards.map((s) => dirname(s.file
 export function writeMerged(dir: string, m: MergedSweep): { aggregate: Aggregate; files: SweepFiles } {
   return writeSweep(dir, m.plan, m.results, {
     adapter: m.adapters.join('; '),
+    ...(m.adapters.length > 1 ? { adapter_runs: m.adapterRuns } : {}),
     wall_s: m.wall_s,
     complete: m.missing.length === 0,
     runs_planned: m.runsPlanned,

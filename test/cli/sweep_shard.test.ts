@@ -1,7 +1,7 @@
 // `l2rw sweep --shard k/N` and `l2rw sweep merge` end to end (the real bin on the GPU adapter): a tiny
 // sweep run whole and as two shards gives the same runs and aggregate once merged, and merge refuses
 // folders that are not the shards of one sweep.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,19 @@ describe('l2rw sweep --shard and sweep merge', () => {
     expect(line).toMatchObject({ event: 'done', command: 'merge', runs: 4, runs_planned: 4, failed: 0, missing: [] });
     expect(line.aggregate).toEqual(one.aggregate);
     expect(line.shards.map((x: { shard: string }) => x.shard)).toEqual(['1/2', '2/2']);
+
+    // A shard finished on another machine holds runs of two adapters: the merge counts each run's own.
+    const mixed = join(tmp, 'shard2-mixed');
+    mkdirSync(mixed);
+    const moved = readJson(s2);
+    moved.runs[1].adapter = 'Other GPU (vendor) driver 1';
+    writeFileSync(join(mixed, 'results.json'), JSON.stringify(moved));
+    const mm = await l2rw(['sweep', 'merge', s1, mixed, '--out', join(tmp, 'merged-mixed')]);
+    expect(mm.code, mm.stderr).toBe(0);
+    const ours = res1.runs[0].adapter;
+    expect(mm.stdout).toContain(`note: the runs ran on 2 different adapters (3 on ${ours}, 1 on Other GPU (vendor) driver 1)`);
+    expect(readJson(join(tmp, 'merged-mixed')).adapter_runs).toEqual({ [ours]: 3, 'Other GPU (vendor) driver 1': 1 });
+    expect(both.adapter_runs).toBeUndefined();
 
     // --resume works per shard: a finished shard trains nothing and keeps its runs...
     const again = await l2rw([...SWEEP, '--shard', '1/2', '--out', s1, '--resume']);
