@@ -3,6 +3,7 @@
 // Error saying what differed and where on any mismatch. test/kernels/*.test.ts run every check under
 // vitest; test/browser/kernel-checks.ts runs the same table inside Chromium.
 import type { Gpu } from '../../../src/gpu/gpu';
+import type { Measurement } from '../../../src/gpu/kernel_choices';
 import { compareClose, type CloseReport, type Tolerance } from '../../helpers/compare';
 
 export interface KernelCheck {
@@ -171,5 +172,24 @@ export function cpuCheck(name: string, body: () => void): KernelCheck {
 export function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/**
+ * A kernel's start-up measurement (tuneVariants) run for real: it times each of `candidates` in order,
+ * gives every one a compile time and either a time or the reason it has none, names the fastest
+ * timed one, and frees every buffer it made.
+ */
+export async function assertMeasurement(gpu: Gpu, measure: () => Promise<Measurement>, candidates: readonly string[]): Promise<Measurement> {
+  const live = gpu.counters.liveBuffers;
+  const m = await measure();
+  assertSame(gpu.counters.liveBuffers, live, 'live buffers after the measurement');
+  assertEqual(m.candidates.map((c) => c.variant), [...candidates], 'the candidates measured');
+  const timed = m.candidates.filter((c) => c.ms !== null);
+  assert(timed.length >= 1, 'timed candidates', JSON.stringify(m.candidates));
+  for (const c of m.candidates) {
+    assert(c.compileMs >= 0 && (c.ms !== null || !!c.note), `${c.variant}'s figures`, JSON.stringify(c));
+  }
+  assertSame(m.variant, timed.reduce((a, b) => (b.ms! < a.ms! ? b : a)).variant, 'the chosen variant is the fastest timed one');
   return m;
 }

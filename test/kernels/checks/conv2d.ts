@@ -19,7 +19,7 @@ import {
   conv2dOutRef,
   type Conv2dShapeRef,
 } from '../../reference/conv2d';
-import { assert, assertClose, assertEqual, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertEqual, assertMeasurement, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 // fp32 sums of L products of magnitude <= mag: rounding grows like sqrt(L) * mag * 2^-23 for random
 // signs, so atol = 8 sqrt(L) mag 2^-23 covers outputs that cancel towards 0, and rtol 1e-4 covers the
@@ -255,13 +255,7 @@ export const conv2dChecks: CheckGroup = {
     ...variantChecks,
 
     gpuCheck('filter gradient: the measurement times both forms, names the fastest and frees its buffers; a CPU driver keeps blocked unmeasured', async (gpu) => {
-      const live = gpu.counters.liveBuffers;
-      const m = await measureConv2dBackwardFilter(gpu);
-      assertSame(gpu.counters.liveBuffers, live, 'live buffers after the measurement');
-      assertEqual(m.candidates.map((c) => c.variant), [...CONV2D_BACKWARD_FILTER_VARIANTS], 'the candidates measured');
-      const timed = m.candidates.filter((c) => c.ms !== null);
-      assert(timed.length >= 1, 'timed candidates', JSON.stringify(m.candidates));
-      assertSame(m.variant, timed.reduce((a, b) => (b.ms! < a.ms! ? b : a)).variant, 'the chosen form is the fastest timed one');
+      await assertMeasurement(gpu, () => measureConv2dBackwardFilter(gpu), CONV2D_BACKWARD_FILTER_VARIANTS);
       const chosen = await chooseConv2dBackwardFilterVariant(gpu);
       if (isCpuAdapter(gpu.adapter)) assertSame(chosen, 'blocked', 'the form on a CPU driver');
       else assert(CONV2D_BACKWARD_FILTER_VARIANTS.includes(chosen), 'a form', chosen);

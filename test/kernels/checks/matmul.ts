@@ -11,7 +11,7 @@ import { matmulCandidates, measureMatmul } from '../../../src/kernels/matmul';
 import { KernelChoices, memoryChoiceStore, parseKernelOverrides, type Measurement } from '../../../src/gpu/kernel_choices';
 import { Rng } from '../../../src/util/rng';
 import { matmulRef } from '../../reference/matmul';
-import { assert, assertClose, assertEqual, assertRejects, assertSame, assertThrows, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertEqual, assertMeasurement, assertRejects, assertSame, assertThrows, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 type Shape = { m: number; n: number; k: number };
 
@@ -265,18 +265,8 @@ export const matmulChecks: CheckGroup = {
     }),
   
     gpuCheck('the start-up measurement times every candidate, names the fastest and frees its buffers', async (gpu) => {
-      const live = gpu.counters.liveBuffers;
       const candidates = matmulCandidates(gpu);
-      const m = await measureMatmul(gpu, candidates);
-      assertSame(gpu.counters.liveBuffers, live, 'live buffers after the measurement');
-      assertEqual(m.candidates.map((c) => c.variant), candidates, 'the candidates measured');
-      const timed = m.candidates.filter((c) => c.ms !== null);
-      assert(timed.length >= 1, 'timed candidates', JSON.stringify(m.candidates));
-      for (const c of m.candidates) {
-        assert(c.compileMs >= 0 && (c.ms !== null || !!c.note), `${c.variant}'s figures`, JSON.stringify(c));
-      }
-      const best = timed.reduce((a, b) => (b.ms! < a.ms! ? b : a));
-      assertSame(m.variant, best.variant, 'the chosen variant is the fastest timed one');
+      await assertMeasurement(gpu, () => measureMatmul(gpu, candidates), candidates);
     }),
 
     {

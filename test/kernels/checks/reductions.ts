@@ -8,7 +8,7 @@ import { isCpuAdapter } from '../../../src/kernels/matmul';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
 import { columnSumsRef, rowDotsRef } from '../../reference/reductions';
-import { assert, assertClose, assertEqual, assertRejects, assertSame, gpuCheck, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertMeasurement, assertRejects, assertSame, gpuCheck, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 const U = 2 ** -24; // fp32 unit roundoff
 const GUARD = 42;
@@ -130,13 +130,7 @@ export const reductionsChecks: CheckGroup = {
     }),
     ...rowDotsChecks,
     gpuCheck('row_dots: the measurement times both forms, names the fastest and frees its buffers; a CPU driver keeps row unmeasured', async (gpu) => {
-      const live = gpu.counters.liveBuffers;
-      const m = await measureRowDots(gpu);
-      assertSame(gpu.counters.liveBuffers, live, 'live buffers after the measurement');
-      assertEqual(m.candidates.map((c) => c.variant), [...ROW_DOTS_VARIANTS], 'the candidates measured');
-      const timed = m.candidates.filter((c) => c.ms !== null);
-      assert(timed.length >= 1, 'timed candidates', JSON.stringify(m.candidates));
-      assertSame(m.variant, timed.reduce((a, b) => (b.ms! < a.ms! ? b : a)).variant, 'the chosen form is the fastest timed one');
+      await assertMeasurement(gpu, () => measureRowDots(gpu), ROW_DOTS_VARIANTS);
       const chosen = await chooseRowDotsVariant(gpu);
       if (isCpuAdapter(gpu.adapter)) assertSame(chosen, 'row', 'the form on a CPU driver');
       else assert(ROW_DOTS_VARIANTS.includes(chosen), 'a form', chosen);
