@@ -11,7 +11,10 @@
 // numbered with h outermost, so neighbouring invocations share h and with it the range of filter rows
 // r that reach a valid dy row (p = h + pad - r in [0, P)): only those are visited. For each (r, k) the
 // dy values of all s taps are one run of BM + S - 1 columns of dy row p, walked by a register window
-// shifted one column per tap (one load per tap instead of BM).
+// shifted one column per tap (one load per tap instead of BM). That window multiplies every column
+// of the block at every tap, also those whose dy column lies outside the row; a row that fits one
+// block without padding (LeNet's conv2) takes the tap-outer form instead (tap_outer_row), which
+// multiplies only the columns inside.
 // General path (any stride): positions consecutive in (n, h, w); every tap tests its own hits.
 // BC and BM are consts appended by the TS wrapper (src/kernels/conv2d_backward_data.ts), which also
 // picks the path (same test as row_path()) and sizes the launch to match.
@@ -58,29 +61,33 @@ fn row_main(mb: u32, c0: u32) {
   let r_end = u32(clamp(hp + 1, 0, i32(params.R)));
   let q_first = i32(w0) + pad;
   var acc: array<f32, BC * BM>;
-  for (var r = r_begin; r < r_end; r++) {
-    let p = hp - i32(r);
-    for (var k = 0u; k < params.K; k++) {
-      let row_off = i32(n * KPQ + k * PQ) + p * i32(params.Q);
-      // win[j] = dy column q_first + j - s at tap s: shifted right by one column per tap.
-      var win: array<f32, BM>;
-      for (var j = 0u; j < BM; j++) {
-        win[j] = load_dy(row_off, q_first + i32(j), true);
-      }
-      let w_off = k * CRS + r * params.S;
-      for (var s = 0u; s < params.S; s++) {
-        for (var i = 0u; i < BC; i++) {
-          let wv = w[w_base[i] + w_off + s];
-          for (var j = 0u; j < BM; j++) {
-            acc[i * BM + j] = fma(wv, win[j], acc[i * BM + j]);
+  if (params.pad == 0u && params.W <= BM && params.Q <= TAP_FRAME) {
+    tap_outer_row(&acc, n * KPQ, hp, r_begin, r_end, w_base);
+  } else {
+    for (var r = r_begin; r < r_end; r++) {
+      let p = hp - i32(r);
+      for (var k = 0u; k < params.K; k++) {
+        let row_off = i32(n * KPQ + k * PQ) + p * i32(params.Q);
+        // win[j] = dy column q_first + j - s at tap s: shifted right by one column per tap.
+        var win: array<f32, BM>;
+        for (var j = 0u; j < BM; j++) {
+          win[j] = load_dy(row_off, q_first + i32(j), true);
+        }
+        let w_off = k * CRS + r * params.S;
+        for (var s = 0u; s < params.S; s++) {
+          for (var i = 0u; i < BC; i++) {
+            let wv = w[w_base[i] + w_off + s];
+            for (var j = 0u; j < BM; j++) {
+              acc[i * BM + j] = fma(wv, win[j], acc[i * BM + j]);
+            }
           }
+          // Counted upwards with a constant trip count: a down-counting loop is not unrolled, and the
+          // window would then live in memory.
+          for (var t = 1u; t < BM; t++) {
+            win[BM - t] = win[BM - t - 1u];
+          }
+          win[0] = load_dy(row_off, q_first - i32(s) - 1, true);
         }
-        // Counted upwards with a constant trip count: a down-counting loop is not unrolled, and the
-        // window would then live in memory.
-        for (var t = 1u; t < BM; t++) {
-          win[BM - t] = win[BM - t - 1u];
-        }
-        win[0] = load_dy(row_off, q_first - i32(s) - 1, true);
       }
     }
   }
@@ -92,6 +99,52 @@ fn row_main(mb: u32, c0: u32) {
     for (var j = 0u; j < BM; j++) {
       if (c < params.C && w0 + j < params.W) {
         dx[dx_base + c * HW + j] = acc[i * BM + j];
+      }
+    }
+  }
+}
+
+// The dy columns tap_outer_row multiplies: LeNet's conv2 has Q = 8 against W = 12 = BM.
+const TAP_FRAME: u32 = min(8u, BM);
+
+// The row path for a row that fits one block, without padding and with Q <= TAP_FRAME (w0 = 0, dy
+// column q = w - s), tap-outer: before each tap s (S-1 down to 0) the block is shifted one column
+// right, so a product added at column u for tap s ends s columns further, on u + s, the column that
+// reads dy column u at tap s. Each tap multiplies the TAP_FRAME columns u that can hold dy values,
+// where the window form multiplies all BM (8 of 12 for LeNet's conv2). CPU ms on lavapipe for LeNet's
+// conv2 data gradient at batch 100, medians of 9 rounds alternating on the same buffers: window form
+// 67, tap-outer 43; with a second, BM-wide copy for TAP_FRAME < Q <= BM (frames chosen by a uniform
+// branch) 51, and that copy alone (frame BM for every row) 57. Skipping the columns past Q with an
+// `if` inside the unrolled loops instead (per column, or per four columns) is slower than no skip at
+// all (58-420 ms): the block then leaves registers.
+fn tap_outer_row(acc: ptr<function, array<f32, BC * BM>>, dy_n: u32, hp: i32, r_begin: u32, r_end: u32, w_base: array<u32, BC>) {
+  let PQ = params.P * params.Q;
+  let CRS = params.C * params.R * params.S;
+  for (var sd = 0u; sd < params.S; sd++) {
+    let s = params.S - 1u - sd;
+    for (var t = 1u; t < BM; t++) {
+      for (var i = 0u; i < BC; i++) {
+        (*acc)[i * BM + BM - t] = (*acc)[i * BM + BM - t - 1u];
+      }
+    }
+    for (var i = 0u; i < BC; i++) {
+      (*acc)[i * BM] = 0.0;
+    }
+    for (var r = r_begin; r < r_end; r++) {
+      let p = u32(hp - i32(r));
+      for (var k = 0u; k < params.K; k++) {
+        let row_off = i32(dy_n + k * PQ + p * params.Q);
+        var g: array<f32, TAP_FRAME>;
+        for (var u = 0u; u < TAP_FRAME; u++) {
+          g[u] = load_dy(row_off, i32(u), true);
+        }
+        let w_off = k * CRS + r * params.S + s;
+        for (var i = 0u; i < BC; i++) {
+          let wv = w[w_base[i] + w_off];
+          for (var u = 0u; u < TAP_FRAME; u++) {
+            (*acc)[i * BM + u] = fma(wv, g[u], (*acc)[i * BM + u]);
+          }
+        }
       }
     }
   }
