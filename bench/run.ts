@@ -1,13 +1,13 @@
 // The benchmark suite as a function, so that the CLI (bench/main.ts), the browser page
 // (bench/browser/page.ts) and the smoke test (test/bench/smoke.test.ts) run the same code.
-import { Gpu } from '../src/gpu/gpu';
+import { Gpu, isCpuAdapter } from '../src/gpu/gpu';
 import { formatKernelLine, runKernelBench, type KernelResult } from './kernels';
 import { GpuTimer, type TimerKind } from './lib/timing';
 import { runPeers, type PeerName, type PeerResults } from './peers/index';
 import { runResnetBench, type ResnetBenchOptions, type ResnetResult } from './resnet';
 import { runStepBench, type ModelKind, type StepResult } from './steps';
 import { runVariantBench, type VariantResult } from './variants';
-import { chooseMatmulVariant, isCpuAdapter } from '../src/kernels/matmul';
+import { chooseMatmulVariant } from '../src/kernels/matmul';
 import { chooseConv2dForwardVariant } from '../src/kernels/conv2d_forward';
 import { chooseConv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
 import { chooseConv2dBackwardFilterVariant } from '../src/kernels/conv2d_backward_filter';

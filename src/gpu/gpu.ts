@@ -92,6 +92,15 @@ export function adapterName(a: AdapterSummary): string {
     .join(' ');
 }
 
+/**
+ * Whether an adapter is a CPU driver (lavapipe/llvmpipe, SwiftShader): there workgroup memory and
+ * barriers are emulated, so the forms of a kernel built on them are slow, and SwiftShader takes
+ * seconds of CPU to compile them (src/kernels/forms.ts: cpuCandidates).
+ */
+export function isCpuAdapter(a: AdapterSummary): boolean {
+  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+}
+
 export class Gpu {
   readonly counters: GpuCounters = {
     submits: 0,

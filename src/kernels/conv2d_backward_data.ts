@@ -3,9 +3,9 @@ import raw from '../shaders/conv2d_backward_data.wgsl?raw';
 import dataIo from '../shaders/conv2d_backward_data_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
-import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
+import { chooseForm, measureForms, type KernelForms } from './forms';
+import { Kernel, type Dispatch, type KernelDef } from './kernel';
 import { blockGrid, checkConv2dShape, CONV_TUNE_SHAPES, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
-import { tuneVariants, TuneBuffers } from './tune';
 import { registerBlockConv2dBackwardData } from './wgsl_template';
 
 // Register block: BC input channels x BM input positions per invocation. CPU ms on lavapipe for
@@ -47,36 +47,27 @@ export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant): K
   return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_scalar_${bc}x${bm}`, source: conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm })}\n${dataIo}`), generated: true };
 }
 
-/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
+/** Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts) on the forward kernel's shapes. */
+export const CONV2D_BACKWARD_DATA_FORMS: KernelForms<Conv2dBackwardDataVariant, Conv2dShape, Conv2dBackwardData, { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer }> = {
+  kernel: 'conv2d_backward_data',
+  variants: CONV2D_BACKWARD_DATA_VARIANTS,
+  defs: (v) => [conv2dBackwardDataFormDef(v)],
+  tuneShapes: CONV_TUNE_SHAPES,
+  describeShape: (s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`,
+  operands: (s, make) => {
+    const { P, Q } = conv2dOutputShape(s);
+    return { dy: make('tune.conv', s.N * s.K * P * Q, true), w: make('tune.conv', s.K * s.C * s.R * s.S, true), dx: make('tune.conv', s.N * s.C * s.H * s.W, false) };
+  },
+  create: (gpu, variant) => Conv2dBackwardData.create(gpu, { variant }),
+  plan: (op, o, s, label) => op.plan(o.dy, o.w, o.dx, s, label),
+};
+
 export function chooseConv2dBackwardDataVariant(gpu: Gpu): Promise<Conv2dBackwardDataVariant> {
-  // What the cached choice depends on: every form's source and the measured shapes.
-  const sources = [...CONV2D_BACKWARD_DATA_VARIANTS.map((v) => kernelSource(conv2dBackwardDataFormDef(v))), JSON.stringify(CONV_TUNE_SHAPES)].join('\n');
-  const all = CONV2D_BACKWARD_DATA_VARIANTS;
-  return gpu.kernelChoices.choose('conv2d_backward_data', all, all, sources, () => measureConv2dBackwardData(gpu)) as Promise<Conv2dBackwardDataVariant>;
+  return chooseForm(gpu, CONV2D_BACKWARD_DATA_FORMS);
 }
 
-
-
-/** Times every candidate on CONV_TUNE_SHAPES (src/kernels/conv2d_forward.ts) and names the fastest. */
-export async function measureConv2dBackwardData(gpu: Gpu, candidates: readonly Conv2dBackwardDataVariant[] = CONV2D_BACKWARD_DATA_VARIANTS): Promise<Measurement> {
-  const buffers = new TuneBuffers(gpu);
-  const make = (floats: number, fill: boolean) => buffers.make('tune.conv', floats, fill);
-  const operands = CONV_TUNE_SHAPES.map((s) => {
-    const { P, Q } = conv2dOutputShape(s);
-    return { dy: make(s.N * s.K * P * Q, true), w: make(s.K * s.C * s.R * s.S, true), dx: make(s.N * s.C * s.H * s.W, false) };
-  });
-  const tuned = candidates.map((variant) => {
-    let op: Conv2dBackwardData | null = null;
-    return {
-      variant,
-      async compile() {
-        op = await Conv2dBackwardData.create(gpu, { variant });
-      },
-      plan: () => CONV_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].dy, operands[i].w, operands[i].dx, s, `tune.${variant}`)),
-    };
-  });
-  const shapes = CONV_TUNE_SHAPES.map((s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+export function measureConv2dBackwardData(gpu: Gpu, candidates?: readonly Conv2dBackwardDataVariant[]): Promise<Measurement> {
+  return measureForms(gpu, CONV2D_BACKWARD_DATA_FORMS, candidates);
 }
 
 export interface Conv2dBackwardDataOptions {

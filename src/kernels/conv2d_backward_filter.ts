@@ -5,10 +5,9 @@ import reduceSource from '../shaders/conv2d_backward_filter_reduce.wgsl?raw';
 import filterTap from '../shaders/conv2d_filter_tap.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
-import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { chooseForm, measureForms, type KernelForms } from './forms';
+import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 import { checkConv2dShape, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
-import { isCpuAdapter } from './matmul';
-import { tuneVariants, TuneBuffers } from './tune';
 
 // Register block of the blocked form: BK filters x BJ (c,r,s) columns per invocation. CPU ms on
 // lavapipe at LeNet's batch of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4
@@ -58,35 +57,30 @@ export const FILTER_TUNE_SHAPES: readonly Conv2dShape[] = [
   { N: 10, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 },
 ];
 
-/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
-export function chooseConv2dBackwardFilterVariant(gpu: Gpu): Promise<Conv2dBackwardFilterVariant> {
-  const sources = [...CONV2D_BACKWARD_FILTER_VARIANTS.map((v) => kernelSource(conv2dBackwardFilterFormDef(v))), JSON.stringify(FILTER_TUNE_SHAPES)].join('\n');
+/** Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts), unweighted. */
+export const CONV2D_BACKWARD_FILTER_FORMS: KernelForms<Conv2dBackwardFilterVariant, Conv2dShape, Conv2dBackwardFilter, { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer }> = {
+  kernel: 'conv2d_backward_filter',
+  variants: CONV2D_BACKWARD_FILTER_VARIANTS,
+  defs: (v) => [conv2dBackwardFilterFormDef(v)],
   // On a CPU driver the reduce form lost by 3x or more (lavapipe: 135 ms against 44 ms on these shapes,
   // loaded machine), so only GPUs pay for the measurement.
-  const candidates = isCpuAdapter(gpu.adapter) ? ['blocked'] : CONV2D_BACKWARD_FILTER_VARIANTS;
-  return gpu.kernelChoices.choose('conv2d_backward_filter', CONV2D_BACKWARD_FILTER_VARIANTS, candidates, sources, () => measureConv2dBackwardFilter(gpu)) as Promise<Conv2dBackwardFilterVariant>;
+  cpuCandidates: ['blocked'],
+  tuneShapes: FILTER_TUNE_SHAPES,
+  describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]->dw[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
+  operands: (s, make) => {
+    const { P, Q } = conv2dOutputShape(s);
+    return { x: make('tune.conv_filter', s.N * s.C * s.H * s.W, true), dy: make('tune.conv_filter', s.N * s.K * P * Q, true), dw: make('tune.conv_filter', s.K * s.C * s.R * s.S, false) };
+  },
+  create: (gpu, variant) => Conv2dBackwardFilter.create(gpu, { variant }),
+  plan: (op, o, s, label) => op.plan(o.x, o.dy, null, o.dw, s, label),
+};
+
+export function chooseConv2dBackwardFilterVariant(gpu: Gpu): Promise<Conv2dBackwardFilterVariant> {
+  return chooseForm(gpu, CONV2D_BACKWARD_FILTER_FORMS);
 }
 
-/** Times every candidate (unweighted) on FILTER_TUNE_SHAPES and names the fastest. */
-export async function measureConv2dBackwardFilter(gpu: Gpu, candidates: readonly Conv2dBackwardFilterVariant[] = CONV2D_BACKWARD_FILTER_VARIANTS): Promise<Measurement> {
-  const buffers = new TuneBuffers(gpu);
-  const make = (floats: number, fill: boolean) => buffers.make('tune.conv_filter', floats, fill);
-  const operands = FILTER_TUNE_SHAPES.map((s) => {
-    const { P, Q } = conv2dOutputShape(s);
-    return { x: make(s.N * s.C * s.H * s.W, true), dy: make(s.N * s.K * P * Q, true), dw: make(s.K * s.C * s.R * s.S, false) };
-  });
-  const tuned = candidates.map((variant) => {
-    let op: Conv2dBackwardFilter | null = null;
-    return {
-      variant,
-      async compile() {
-        op = await Conv2dBackwardFilter.create(gpu, { variant });
-      },
-      plan: () => FILTER_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].x, operands[i].dy, null, operands[i].dw, s, `tune.${variant}`)),
-    };
-  });
-  const shapes = FILTER_TUNE_SHAPES.map((s) => `x[${s.N},${s.C},${s.H},${s.W}]->dw[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+export function measureConv2dBackwardFilter(gpu: Gpu, candidates?: readonly Conv2dBackwardFilterVariant[]): Promise<Measurement> {
+  return measureForms(gpu, CONV2D_BACKWARD_FILTER_FORMS, candidates);
 }
 
 export interface Conv2dBackwardFilterOptions {

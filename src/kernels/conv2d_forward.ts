@@ -7,8 +7,8 @@ import conv2dParams from '../shaders/conv2d_params.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import type { UniformSpec } from '../gpu/uniforms';
-import { Kernel, kernelSource, type Dispatch, type KernelDef } from './kernel';
-import { tuneVariants, TuneBuffers } from './tune';
+import { chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
+import { Kernel, type Dispatch, type KernelDef } from './kernel';
 import { registerBlockConv2dForward } from './wgsl_template';
 
 /** x [N, C, H, W], w [K, C, R, S]; one stride and one zero-padding for both spatial axes. */
@@ -146,18 +146,6 @@ export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'bl
   return { ...def, name: `conv2d_forward_scalar_${BK}x${BM}`, source: conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM })}\n${forwardIo}`), generated: true };
 }
 
-/** The variants measured on this adapter (no GPU-only form yet: both on every adapter). */
-export function conv2dForwardCandidates(_gpu: Gpu): Conv2dForwardVariant[] {
-  return [...CONV2D_FORWARD_VARIANTS];
-}
-
-/** The form this adapter runs: measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
-export function chooseConv2dForwardVariant(gpu: Gpu): Promise<Conv2dForwardVariant> {
-  // What the cached choice depends on: every form's source and the measured shapes.
-  const sources = [...CONV2D_FORWARD_VARIANTS.flatMap((v) => VARIANT_BLOCKS[v].map((bk) => kernelSource(conv2dForwardDef(bk, v)))), JSON.stringify(CONV_TUNE_SHAPES)].join('\n');
-  return gpu.kernelChoices.choose('conv2d_forward', CONV2D_FORWARD_VARIANTS, conv2dForwardCandidates(gpu), sources, () => measureConv2dForward(gpu)) as Promise<Conv2dForwardVariant>;
-}
-
 /**
  * LeNet's conv2 on a validation batch of 10 and a ResNet 3x3 layer: both take the stride-1 row path,
  * which carries nearly all the work of both models (a ResNet has two stride-2 layers). The measured
@@ -168,26 +156,34 @@ export const CONV_TUNE_SHAPES: readonly Conv2dShape[] = [
   { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 1, pad: 1 },
 ];
 
-/** Times every candidate on CONV_TUNE_SHAPES (no epilogue) and names the fastest. */
-export async function measureConv2dForward(gpu: Gpu, candidates: readonly Conv2dForwardVariant[] = conv2dForwardCandidates(gpu)): Promise<Measurement> {
-  const buffers = new TuneBuffers(gpu);
-  const make = (floats: number, fill: boolean) => buffers.make('tune.conv', floats, fill);
-  const operands = CONV_TUNE_SHAPES.map((s) => {
+/**
+ * Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts), with no epilogue. No form
+ * needs a GPU, so every form is a candidate on every adapter.
+ */
+export const CONV2D_FORWARD_FORMS: KernelForms<Conv2dForwardVariant, Conv2dShape, Conv2dForward, { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer }> = {
+  kernel: 'conv2d_forward',
+  variants: CONV2D_FORWARD_VARIANTS,
+  defs: (v) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v)),
+  tuneShapes: CONV_TUNE_SHAPES,
+  describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
+  operands: (s, make) => {
     const { P, Q } = conv2dOutputShape(s);
-    return { x: make(s.N * s.C * s.H * s.W, true), w: make(s.K * s.C * s.R * s.S, true), y: make(s.N * s.K * P * Q, false) };
-  });
-  const tuned = candidates.map((variant) => {
-    let conv: Conv2dForward | null = null;
-    return {
-      variant,
-      async compile() {
-        conv = await Conv2dForward.create(gpu, { variant });
-      },
-      plan: () => CONV_TUNE_SHAPES.map((s, i) => conv!.plan(operands[i].x, operands[i].w, null, operands[i].y, s, `tune.${variant}`)),
-    };
-  });
-  const shapes = CONV_TUNE_SHAPES.map((s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+    return { x: make('tune.conv', s.N * s.C * s.H * s.W, true), w: make('tune.conv', s.K * s.C * s.R * s.S, true), y: make('tune.conv', s.N * s.K * P * Q, false) };
+  },
+  create: (gpu, variant) => Conv2dForward.create(gpu, { variant }),
+  plan: (conv, o, s, label) => conv.plan(o.x, o.w, null, o.y, s, label),
+};
+
+export function conv2dForwardCandidates(gpu: Gpu): Conv2dForwardVariant[] {
+  return formCandidates(gpu, CONV2D_FORWARD_FORMS);
+}
+
+export function chooseConv2dForwardVariant(gpu: Gpu): Promise<Conv2dForwardVariant> {
+  return chooseForm(gpu, CONV2D_FORWARD_FORMS);
+}
+
+export function measureConv2dForward(gpu: Gpu, candidates?: readonly Conv2dForwardVariant[]): Promise<Measurement> {
+  return measureForms(gpu, CONV2D_FORWARD_FORMS, candidates);
 }
 
 /** Fused after the reduction: nothing, + bias[k], ReLU(. + bias[k]), or ReLU without a bias (a bias-free convolution before a ReLU). */

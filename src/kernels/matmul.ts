@@ -13,9 +13,9 @@
 // or L2RW_KERNELS=matmul:<variant>.
 import source from '../shaders/matmul.wgsl?raw';
 import { isWholeBuffer, type BufferRef, type Gpu } from '../gpu/gpu';
-import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
+import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 import type { Measurement } from '../gpu/kernel_choices';
-import { tuneVariants, TuneBuffers } from './tune';
+import { chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
 import { registerBlockMatmul, TILED_MATMUL, tiledMatmul, tiledVec4Fits } from './wgsl_template';
 
 /** Invocations per workgroup (a 1-D launch over the blocks of C). */
@@ -84,56 +84,41 @@ export const MATMUL_VARIANT_TILING: Readonly<Record<MatmulVariant, { blockM: num
 
 const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'] };
 
-/** What the cached choice depends on: every form's source and the measured shapes. */
-function allSources(): string {
-  return [...(['blocked', 'scalar', 'tiled', 'tiled4'] as const).map((f) => kernelSource(matmulFormDef(f))), JSON.stringify(TUNE_SHAPES)].join('\n');
-}
-
-/**
- * Whether an adapter is a CPU driver (lavapipe/llvmpipe, SwiftShader): there workgroup memory and
- * barriers are emulated, and SwiftShader takes 5-10 s of CPU to compile the tiled form, so the tiled
- * form is not a candidate (it measured 3-30x slower than the register forms on both).
- */
-export function isCpuAdapter(a: Gpu['adapter']): boolean {
-  return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
-}
-
-/** The variants measured on this adapter, the fallback first. */
-export function matmulCandidates(gpu: Gpu): MatmulVariant[] {
-  return isCpuAdapter(gpu.adapter) ? ['blocked', 'scalar'] : [...MATMUL_VARIANTS];
-}
-
-/**
- * The variant this adapter runs best: measured once per Gpu (and cached per adapter, see
- * src/gpu/kernel_choices.ts) on two products of the sizes a dense layer runs (~16 MFLOP each: long k,
- * short k), one pipeline per candidate so that start-up stays short (lavapipe: ~0.5 s in all).
- */
-export function chooseMatmulVariant(gpu: Gpu): Promise<MatmulVariant> {
-  return gpu.kernelChoices.choose('matmul', MATMUL_VARIANTS, matmulCandidates(gpu), allSources(), () => measureMatmul(gpu)) as Promise<MatmulVariant>;
-}
-
 const TUNE_SHAPES: MatmulShape[] = [
   { m: 100, n: 256, k: 320 },
   { m: 256, n: 320, k: 100 },
 ];
 
-/** Times every candidate on TUNE_SHAPES (A·B, no epilogue) and names the fastest. */
-export async function measureMatmul(gpu: Gpu, candidates: readonly MatmulVariant[] = matmulCandidates(gpu)): Promise<Measurement> {
-  const buffers = new TuneBuffers(gpu);
-  const make = (label: string, floats: number, fill: boolean) => buffers.make(label, floats, fill);
-  const operands = TUNE_SHAPES.map((s) => ({ a: make('tune.a', s.m * s.k, true), b: make('tune.b', s.k * s.n, true), c: make('tune.c', s.m * s.n, false) }));
-  const tuned = candidates.map((variant) => {
-    let mm: Matmul | null = null;
-    return {
-      variant,
-      async compile() {
-        mm = await Matmul.create(gpu, { variant });
-      },
-      plan: () => TUNE_SHAPES.map((s, i) => mm!.plan(operands[i].a, operands[i].b, operands[i].c, s, {}, `tune.${variant}`)),
-    };
-  });
-  const shapes = TUNE_SHAPES.map((s) => `${s.m}x${s.n}x${s.k}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+/**
+ * Measured once per Gpu (and cached per adapter, see src/gpu/kernel_choices.ts) on two products of the
+ * sizes a dense layer runs (~16 MFLOP each: long k, short k), A·B with no epilogue, one pipeline per
+ * candidate so that start-up stays short (lavapipe: ~0.5 s in all).
+ */
+export const MATMUL_FORMS: KernelForms<MatmulVariant, MatmulShape, Matmul, { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = {
+  kernel: 'matmul',
+  variants: MATMUL_VARIANTS,
+  defs: (v) => FORMS[v].map(matmulFormDef),
+  // The tiled form measured 3-30x slower than the register forms on lavapipe and SwiftShader, and
+  // SwiftShader takes 5-10 s of CPU to compile it.
+  cpuCandidates: ['blocked', 'scalar'],
+  tuneShapes: TUNE_SHAPES,
+  describeShape: (s) => `${s.m}x${s.n}x${s.k}`,
+  operands: (s, make) => ({ a: make('tune.a', s.m * s.k, true), b: make('tune.b', s.k * s.n, true), c: make('tune.c', s.m * s.n, false) }),
+  create: (gpu, variant) => Matmul.create(gpu, { variant }),
+  plan: (mm, o, s, label) => mm.plan(o.a, o.b, o.c, s, {}, label),
+};
+
+/** The variants measured on this adapter, the fallback first. */
+export function matmulCandidates(gpu: Gpu): MatmulVariant[] {
+  return formCandidates(gpu, MATMUL_FORMS);
+}
+
+export function chooseMatmulVariant(gpu: Gpu): Promise<MatmulVariant> {
+  return chooseForm(gpu, MATMUL_FORMS);
+}
+
+export function measureMatmul(gpu: Gpu, candidates: readonly MatmulVariant[] = matmulCandidates(gpu)): Promise<Measurement> {
+  return measureForms(gpu, MATMUL_FORMS, candidates);
 }
 
 export type MatmulEpilogue = 'none' | 'bias' | 'bias_relu';
@@ -191,7 +176,7 @@ export class Matmul {
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
       K_SCALE: options.kScale ? 1 : 0,
     };
-    const kernels = await Promise.all(FORMS[options.variant].map((form) => Kernel.load(gpu, matmulFormDef(form), constants)));
+    const kernels = await Promise.all(MATMUL_FORMS.defs(options.variant).map((def) => Kernel.load(gpu, def, constants)));
     return new Matmul(gpu, kernels, options);
   }
 

@@ -14,9 +14,8 @@ import workgroupSource from '../shaders/row_dots_workgroup.wgsl?raw';
 import rowDotsIo from '../shaders/row_dots_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
-import { Kernel, kernelSource, workgroups1d, type Dispatch, type KernelDef } from './kernel';
-import { isCpuAdapter } from './matmul';
-import { tuneVariants, TuneBuffers } from './tune';
+import { chooseForm, measureForms, type KernelForms } from './forms';
+import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 
 // Row form: 100 rows make 4 workgroups, enough to keep both lavapipe threads busy.
 const ROW_WG = 32;
@@ -53,35 +52,27 @@ export const ROW_DOTS_TUNE_SHAPES: readonly { rows: number; cols: number }[] = [
   { rows: 100, cols: 500 },
 ];
 
-/** The form this adapter runs: measured once per Gpu and cached per adapter. */
-export function chooseRowDotsVariant(gpu: Gpu): Promise<RowDotsVariant> {
-  const sources = [...ROW_DOTS_VARIANTS.map((v) => kernelSource(rowDotsFormDef(v))), JSON.stringify(ROW_DOTS_TUNE_SHAPES)].join('\n');
+/** Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts). */
+export const ROW_DOTS_FORMS: KernelForms<RowDotsVariant, { rows: number; cols: number }, RowDots, { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer }> = {
+  kernel: 'row_dots',
+  variants: ROW_DOTS_VARIANTS,
+  defs: (v) => [rowDotsFormDef(v)],
   // On a CPU driver the row form wins (lavapipe: 2.8 ms against 7.1 ms on these shapes), so only GPUs
   // pay for the measurement.
-  const candidates = isCpuAdapter(gpu.adapter) ? ['row'] : ROW_DOTS_VARIANTS;
-  return gpu.kernelChoices.choose('row_dots', ROW_DOTS_VARIANTS, candidates, sources, () => measureRowDots(gpu)) as Promise<RowDotsVariant>;
+  cpuCandidates: ['row'],
+  tuneShapes: ROW_DOTS_TUNE_SHAPES,
+  describeShape: (s) => `${s.rows}x${s.cols}`,
+  operands: (s, make) => ({ a: make('tune.row_dots', s.rows * s.cols, true), b: make('tune.row_dots', s.rows * s.cols, true), out: make('tune.row_dots', s.rows, false) }),
+  create: (gpu, variant) => RowDots.create(gpu, { variant }),
+  plan: (op, o, s, label) => op.plan(o.a, o.b, o.out, s.rows, s.cols, label),
+};
+
+export function chooseRowDotsVariant(gpu: Gpu): Promise<RowDotsVariant> {
+  return chooseForm(gpu, ROW_DOTS_FORMS);
 }
 
-/** Times every candidate on ROW_DOTS_TUNE_SHAPES and names the fastest. */
-export async function measureRowDots(gpu: Gpu, candidates: readonly RowDotsVariant[] = ROW_DOTS_VARIANTS): Promise<Measurement> {
-  const buffers = new TuneBuffers(gpu);
-  const operands = ROW_DOTS_TUNE_SHAPES.map((s) => ({
-    a: buffers.make('tune.row_dots', s.rows * s.cols, true),
-    b: buffers.make('tune.row_dots', s.rows * s.cols, true),
-    out: buffers.make('tune.row_dots', s.rows, false),
-  }));
-  const tuned = candidates.map((variant) => {
-    let op: RowDots | null = null;
-    return {
-      variant,
-      async compile() {
-        op = await RowDots.create(gpu, { variant });
-      },
-      plan: () => ROW_DOTS_TUNE_SHAPES.map((s, i) => op!.plan(operands[i].a, operands[i].b, operands[i].out, s.rows, s.cols, `tune.${variant}`)),
-    };
-  });
-  const shapes = ROW_DOTS_TUNE_SHAPES.map((s) => `${s.rows}x${s.cols}`).join(' + ');
-  return tuneVariants(gpu, tuned, { shapes }, () => buffers.release());
+export function measureRowDots(gpu: Gpu, candidates?: readonly RowDotsVariant[]): Promise<Measurement> {
+  return measureForms(gpu, ROW_DOTS_FORMS, candidates);
 }
 
 export class RowDots {

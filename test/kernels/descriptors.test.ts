@@ -31,7 +31,7 @@ const FACTORY_ARGS: Record<string, readonly (readonly unknown[])[]> = {
 };
 
 /** Modules of src/kernels that are helpers, not kernels (they export no KernelDef). */
-const HELPER_MODULES = ['kernel.ts', 'tune.ts', 'wgsl_template.ts'];
+const HELPER_MODULES = ['forms.ts', 'kernel.ts', 'tune.ts', 'wgsl_template.ts'];
 
 // ---- parsing ------------------------------------------------------------------------------------
 

@@ -2,10 +2,9 @@
 // epilogue), data, filter and bias-gradient kernels (plain and per-example weighted) against them,
 // the written-out forms of the forward and data-gradient kernels on every case, bindings at offsets,
 // and the wrappers' argument checks.
-import type { Gpu } from '../../../src/gpu/gpu';
+import { isCpuAdapter, type Gpu } from '../../../src/gpu/gpu';
 import { Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
 import { chooseConv2dBackwardFilterVariant, Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_VARIANTS, measureConv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
-import { isCpuAdapter } from '../../../src/kernels/matmul';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
 import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches } from '../../../src/kernels/kernel';

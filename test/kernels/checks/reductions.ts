@@ -1,10 +1,9 @@
 // Reductions the engine uses: column_sums (weighted bias gradients) and row_dots (alignments), with
 // inputs bound at an offset inside poisoned buffers, against float64 references.
-import type { BufferRef } from '../../../src/gpu/gpu';
+import { isCpuAdapter, type BufferRef } from '../../../src/gpu/gpu';
 import { ColumnSums } from '../../../src/kernels/column_sums';
 import { runDispatches } from '../../../src/kernels/kernel';
 import { chooseRowDotsVariant, measureRowDots, RowDots, ROW_DOTS_VARIANTS } from '../../../src/kernels/row_dots';
-import { isCpuAdapter } from '../../../src/kernels/matmul';
 import { Rng } from '../../../src/util/rng';
 import type { Tolerance } from '../../helpers/compare';
 import { columnSumsRef, rowDotsRef } from '../../reference/reductions';
