@@ -3,11 +3,13 @@
 import blockedSource from '../shaders/conv2d_backward_filter.wgsl?raw';
 import reduceSource from '../shaders/conv2d_backward_filter_reduce.wgsl?raw';
 import filterTap from '../shaders/conv2d_filter_tap.wgsl?raw';
+import filterIo from '../shaders/conv2d_backward_filter_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import { chooseForm, measureForms, type KernelForms } from './forms';
 import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 import { checkConv2dShape, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import { registerBlockConv2dBackwardFilter } from './wgsl_template';
 
 // Register block of the blocked form: BK filters x BJ (c,r,s) columns per invocation. CPU ms on
 // lavapipe at LeNet's batch of 100 (conv1 dw [20,1,5,5] / conv2 dw [50,20,5,5]), best of 15: 4x4
@@ -31,10 +33,14 @@ const REDUCE_WG = 128;
  *            runs the whole (n,p,q) reduction; few, long-running invocations, for CPU drivers;
  *   reduce   src/shaders/conv2d_backward_filter_reduce.wgsl: a workgroup per 4x4 block of outputs, its
  *            128 invocations splitting the reduction and adding up in workgroup memory, for GPUs (on
- *            an H200, LeNet's conv1 filter gradient at batch 100 took 16 ms in the blocked form).
+ *            an H200, LeNet's conv1 filter gradient at batch 100 took 16 ms in the blocked form);
+ *   scalar   registerBlockConv2dBackwardFilter (src/kernels/wgsl_template.ts), the blocked form's 10x8
+ *            block written out in named variables, for adapters that keep arrays in memory
+ *            (SwiftShader in Node, LeNet at batch 100 with weights: conv1 364 -> 48 ms, conv2
+ *            1259 -> 236 ms against blocked; compile 0.8-1.2 s).
  */
-export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce';
-export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce'];
+export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce' | 'scalar';
+export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce', 'scalar'];
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
@@ -45,7 +51,10 @@ export const conv2dBackwardFilterDef: KernelDef = {
 
 /** The KernelDef of a form (same bindings and uniforms; the source differs). */
 export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant): KernelDef {
-  return variant === 'blocked' ? conv2dBackwardFilterDef : { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(`${reduceSource}\n${filterTap}`) };
+  if (variant === 'blocked') return conv2dBackwardFilterDef;
+  if (variant === 'reduce') return { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(`${reduceSource}\n${filterIo}\n${filterTap}`) };
+  const block = { bk: BK, bj: BJ };
+  return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_scalar_${BK}x${BJ}`, source: conv2dSource(`${registerBlockConv2dBackwardFilter(block)}\n${filterIo}\n${filterTap}`), generated: true };
 }
 
 /**
@@ -63,8 +72,8 @@ export const CONV2D_BACKWARD_FILTER_FORMS: KernelForms<Conv2dBackwardFilterVaria
   variants: CONV2D_BACKWARD_FILTER_VARIANTS,
   defs: (v) => [conv2dBackwardFilterFormDef(v)],
   // On a CPU driver the reduce form lost by 3x or more (lavapipe: 135 ms against 44 ms on these shapes,
-  // loaded machine), so only GPUs pay for the measurement.
-  cpuCandidates: ['blocked'],
+  // loaded machine), so only GPUs pay for its measurement.
+  cpuCandidates: ['blocked', 'scalar'],
   tuneShapes: FILTER_TUNE_SHAPES,
   describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]->dw[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
   operands: (s, make) => {
@@ -104,7 +113,7 @@ export class Conv2dBackwardFilter {
     }
     const exWeights = options.exWeights ?? false;
     const variant = options.variant ?? (await chooseConv2dBackwardFilterVariant(gpu));
-    const kernel = await Kernel.load(gpu, conv2dBackwardFilterFormDef(variant), { WG: variant === 'blocked' ? WG : REDUCE_WG, EX_WEIGHTS: exWeights ? 1 : 0 });
+    const kernel = await Kernel.load(gpu, conv2dBackwardFilterFormDef(variant), { WG: variant === 'reduce' ? REDUCE_WG : WG, EX_WEIGHTS: exWeights ? 1 : 0 });
     return new Conv2dBackwardFilter(gpu, kernel, exWeights, variant);
   }
 

@@ -8,17 +8,11 @@
 // invocations read neighbouring dy and x elements), and a tree over workgroup memory adds the WG
 // partial blocks. Terms of examples whose weight is exactly 0 are skipped, as in the blocked form, so
 // such examples cannot inject non-finite values.
-// `struct Params` is conv2d_params.wgsl and filter_tap() conv2d_filter_tap.wgsl, both appended by
-// the wrapper (conv2dSource).
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> ex_weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+// The bindings are conv2d_backward_filter_io.wgsl, `struct Params` conv2d_params.wgsl and
+// filter_tap() conv2d_filter_tap.wgsl, all appended by the wrapper (conv2dSource).
 
 // A power of two (the tree halves it).
 override WG: u32 = 128;
-override EX_WEIGHTS: bool = false;
 const TK: u32 = 4u;
 
 // One vec4 (4 columns) per filter of the block and invocation: 8 KiB at WG = 128.
