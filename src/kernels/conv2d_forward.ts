@@ -101,9 +101,15 @@ export function conv2dSource(source: string, consts: Record<string, number> = {}
 //     10x16, 5x16, 25x4: 1.0-2.4x the time of 10x8; 50x4, 50x8: 5-15x (too large to unroll)
 //   row path (register window along the row), 10x8                   12                     42
 //     25x8                                                        13-16                  36-41
-// so 10x8 where K is a multiple of 10 but not of 25 (LeNet's conv1), 25x8 otherwise. Both cores
-// also stay busier than with the previous kernel: conv2 22 ms wall against 48 (BENCHMARKS.md).
-const BLOCK_CHANNELS = [10, 25] as const;
+// and, later, the row path side by side in one run (A/B medians of 5 rounds, same buffers):
+//     10x8 / 20x8 / 25x8                                          14-16 / 12 / 14         43 / 48 / 45
+//     10x12 / 20x12 / 25x12                                       12 / 12 / 15            52 / 77 / 81
+//   and on ResNet layers at batch 10 (16->16 32x32, 32->32 16x16, 64->64 8x8, pad 1), 10x8 / 20x8 /
+//   25x8: 8.6 / 7.4 / 9.8, 8.2 / 7.1 / 9.3, 7.4 / 7.3 / 7.2.
+// so 20x8 where K is a multiple of 20 but not of 25 (LeNet's conv1), 25x8 otherwise (LeNet's conv2),
+// and for other K the one that wastes fewer channels. Both cores also stay busier than with the
+// previous kernel: conv2 22 ms wall against 48 (BENCHMARKS.md).
+const BLOCK_CHANNELS = [20, 25] as const;
 const BM = 8;
 const WG = 64;
 

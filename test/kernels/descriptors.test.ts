@@ -23,7 +23,7 @@ const SHADERS = path.join(ROOT, 'src/shaders');
  * every variant the wrapper compiles. An exported function named `…Def` not listed here fails.
  */
 const FACTORY_ARGS: Record<string, readonly (readonly unknown[])[]> = {
-  conv2dForwardDef: [[10], [25], [10, 'scalar']], // its BK register blocks (BLOCK_CHANNELS in conv2d_forward.ts), and the written-out form
+  conv2dForwardDef: [[20], [25], [10, 'scalar']], // its BK register blocks (BLOCK_CHANNELS in conv2d_forward.ts), and the written-out form
   matmulFormDef: [['blocked'], ['scalar'], ['tiled'], ['tiled4']], // every form of matmul.ts
   conv2dBackwardDataFormDef: [['blocked'], ['scalar']], // both forms of conv2d_backward_data.ts
   conv2dBackwardFilterFormDef: [['blocked'], ['reduce']], // both forms of conv2d_backward_filter.ts
