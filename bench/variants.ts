@@ -3,7 +3,8 @@
 // alignments) by each form of matmul (src/kernels/matmul.ts: 'blocked' = today's loop-indexed block,
 // 'scalar' = the written-out block, 'tiled' = workgroup-memory tiles), and every forward and
 // data-gradient convolution by each form of conv2d_forward and conv2d_backward_data ('blocked',
-// 'scalar'), the form forced per kernel object. For each item
+// 'scalar'), and every filter gradient by each form of conv2d_backward_filter ('blocked', 'scalar',
+// and 'reduce' where GPU-only forms are measured), the form forced per kernel object. For each item
 // the forms are timed in alternating rounds on the same buffers, so that load from other jobs on a
 // shared machine hits them alike; the figure per form is its median over rounds, and the speed-up is
 // blocked's time over the form's (> 1: the form is faster than today's). Times come from
@@ -17,12 +18,13 @@ import { Matmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/kernels/matm
 import { Rng } from '../src/util/rng';
 import { convBenchCases, convDesc, matmulBenchProducts, variantOf } from './kernels';
 import { CONV2D_BACKWARD_DATA_VARIANTS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
+import { CONV2D_BACKWARD_FILTER_VARIANTS, Conv2dBackwardFilter, type Conv2dBackwardFilterVariant } from '../src/kernels/conv2d_backward_filter';
 import { fmtMs, median, ratio, type GpuTimer } from './lib/timing';
 
-type Variant = MatmulVariant | Conv2dForwardVariant | Conv2dBackwardDataVariant;
+type Variant = MatmulVariant | Conv2dForwardVariant | Conv2dBackwardDataVariant | Conv2dBackwardFilterVariant;
 
 export interface VariantResult {
-  kernel: 'matmul' | 'conv2d_forward' | 'conv2d_backward_data';
+  kernel: 'matmul' | 'conv2d_forward' | 'conv2d_backward_data' | 'conv2d_backward_filter';
   name: string;
   shape: string;
   config: string;
@@ -132,7 +134,37 @@ function items(opts: VariantBenchOptions): Item[] {
       return { dispatches, buffers };
     },
   }));
-  return [...matmulItems, ...convItems, ...dataItems].filter(
+  // The GPU-only forms (matmul's tiled, the filter gradient's reduce) go together.
+  const filterVariants = CONV2D_BACKWARD_FILTER_VARIANTS.filter((v) => v !== 'reduce' || matmulVariants.includes('tiled'));
+  const filters = new Map<string, Promise<Conv2dBackwardFilter>>();
+  const filterItems: Item[] = (['filter', 'filter_weighted'] as const).flatMap((kind) =>
+    convBenchCases(kind).map((c) => ({
+      kernel: 'conv2d_backward_filter',
+      name: c.name,
+      shape: convDesc(c.shape),
+      config: kind === 'filter' ? '-' : 'weighted',
+      flops: c.flops,
+      variants: filterVariants,
+      async make(gpu, rng) {
+        const s = c.shape;
+        const { P, Q } = conv2dOutputShape(s);
+        const weighted = kind === 'filter_weighted';
+        // Every weight positive (as in the kernel group): no example skipped.
+        const ex = weighted ? gpu.upload('ex', Float32Array.from({ length: s.N }, () => 0.1 + rng.next())) : null;
+        const buffers = [gpu.upload('x', rng.normals(s.N * s.C * s.H * s.W)), gpu.upload('dy', rng.normals(s.N * s.K * P * Q)), gpu.buffer('dw', s.K * s.C * s.R * s.S * 4)];
+        const dispatches = await Promise.all(
+          filterVariants.map(async (variant) => {
+            const key = `${variant}|${weighted}`;
+            if (!filters.has(key)) filters.set(key, Conv2dBackwardFilter.create(gpu, { exWeights: weighted, variant }));
+            return (await filters.get(key)!).plan(buffers[0], buffers[1], ex, buffers[2], s, `${c.name} ${variant}`);
+          }),
+        );
+        if (ex) buffers.push(ex);
+        return { dispatches, buffers };
+      },
+    })),
+  );
+  return [...matmulItems, ...convItems, ...dataItems, ...filterItems].filter(
     (it) => (opts.maxFlops === undefined || it.flops <= opts.maxFlops) && (!opts.filter?.length || opts.filter.some((f) => it.name.includes(f))),
   );
 }
