@@ -18,9 +18,14 @@ import { registerBlockConv2dBackwardFilter } from './wgsl_template';
 // loop, no break): 0.8-1.0 of the time before, within the noise of a shared machine. Tried and dropped
 // (no gain over this on conv2, A/B medians): the filter block uniform per workgroup (dy loads uniform)
 // with 10x8 and 25x8 blocks; one invocation per filter row (c, r) or per channel c with a register
-// window along q.
+// window along q. (Two filter rows per invocation with that window do pay off: the row path below.)
 const BK = 10;
 const BJ = 8;
+// Row path of the blocked form (stride 1, filter width RBS): RBK filters x RBF filter rows x RBS
+// taps per invocation, x loaded through a register window along each row (numbers in the shader).
+const RBK = 10;
+const RBF = 2;
+const RBS = 5;
 const WG = 64;
 /** The reduce form's block (TK in its shader) and workgroup: 4 filters x 4 columns, 128 invocations. */
 const REDUCE_TK = 4;
@@ -29,8 +34,9 @@ const REDUCE_WG = 128;
 
 /**
  * The forms of this kernel (chosen per adapter like matmul's, src/gpu/kernel_choices.ts):
- *   blocked  src/shaders/conv2d_backward_filter.wgsl: each invocation owns a 10x8 block of outputs and
- *            runs the whole (n,p,q) reduction; few, long-running invocations, for CPU drivers;
+ *   blocked  src/shaders/conv2d_backward_filter.wgsl: each invocation owns a 10x8 block of outputs
+ *            (10 filters x 2 filter rows x 5 taps on the stride-1 row path) and runs the whole (n,p,q)
+ *            reduction; few, long-running invocations, for CPU drivers;
  *   reduce   src/shaders/conv2d_backward_filter_reduce.wgsl: a workgroup per 4x4 block of outputs, its
  *            128 invocations splitting the reduction and adding up in workgroup memory, for GPUs (on
  *            an H200, LeNet's conv1 filter gradient at batch 100 took 16 ms in the blocked form);
@@ -44,7 +50,7 @@ export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVaria
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
-  source: conv2dSource(`${blockedSource}\n${filterTap}`, { BK, BJ }),
+  source: conv2dSource(`${blockedSource}\n${filterTap}`, { BK, BJ, RBK, RBF, RBS }),
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };
@@ -133,7 +139,9 @@ export class Conv2dBackwardFilter {
       const blocks = Math.ceil((C * R * S) / REDUCE_TJ) * Math.ceil(K / REDUCE_TK);
       return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, blocks, 1));
     }
-    const invocations = Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
+    // Same test as filter_row_path() in the blocked shader.
+    const invocations =
+      this.variant === 'blocked' && shape.stride === 1 && S === RBS ? Math.ceil((C * R) / RBF) * Math.ceil(K / RBK) : Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
     return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
   }
 }

@@ -68,6 +68,7 @@ const CASES: Case[] = [
   { name: 'stride 3, R=2 S=4, C=5', shape: { N: 2, C: 5, H: 11, W: 9, K: 7, R: 2, S: 4, stride: 3, pad: 0 } },
   { name: '1x1 filter, C=7, K=9', shape: { N: 5, C: 7, H: 3, W: 5, K: 9, R: 1, S: 1, stride: 1, pad: 0 } },
   { name: 'filter = padded input', shape: { N: 2, C: 2, H: 3, W: 4, K: 3, R: 5, S: 6, stride: 1, pad: 1 } },
+  { name: '5x5 pad 2, K=23, C=3 (row paths with padding)', shape: { N: 2, C: 3, H: 9, W: 11, K: 23, R: 5, S: 5, stride: 1, pad: 2 } },
   // ResNet-32's convolutions (3x3, pad 1, no bias; 'relu' for a bias-free conv before a ReLU).
   { name: 'ResNet 16->16 32x32', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['relu'] },
   { name: 'ResNet 16->16 32x32 stride 2', shape: { N: 2, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, stride: 2, pad: 1 }, epilogues: ['relu'] },
