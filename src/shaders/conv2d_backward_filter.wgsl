@@ -6,7 +6,9 @@
 // once (one multiply per output and example instead of one per term); examples whose weight is exactly
 // 0 are skipped, so they cost nothing and cannot inject non-finite values.
 // That is the general path; stride-1 shapes whose filter width is RBS take the row path below
-// (row_main), which loads x through a register window along each row.
+// (row_main), which loads x through a register window along each row. The window holds all taps of
+// a filter row, so its size must be a constant for it to stay in registers: RBS = 5 serves LeNet's
+// 5x5 filters, and other widths (ResNet's 3x3) keep the general path.
 // BK, BJ (general path) and RBK, RBF, RBS (row path) are consts appended by the TS wrapper
 // (src/kernels/conv2d_backward_filter.ts), which also picks the path and sizes the launch to match.
 // `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
