@@ -50,7 +50,7 @@ export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVaria
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
-  source: conv2dSource(`${blockedSource}\n${filterTap}`, { BK, BJ, RBK, RBF, RBS }),
+  source: conv2dSource(`${blockedSource}\n${filterIo}\n${filterTap}`, { BK, BJ, RBK, RBF, RBS }),
   bindings: ['read', 'read', 'read', 'rw', 'uniform'],
   uniforms: conv2dUniforms,
 };

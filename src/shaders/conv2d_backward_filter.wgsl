@@ -11,17 +11,11 @@
 // 5x5 filters, and other widths (ResNet's 3x3) keep the general path.
 // BK, BJ (general path) and RBK, RBF, RBS (row path) are consts appended by the TS wrapper
 // (src/kernels/conv2d_backward_filter.ts), which also picks the path and sizes the launch to match.
-// `struct Params` (the shape) is shared by every convolution kernel: conv2d_params.wgsl, appended
-// by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts), as is filter_tap()
-// (conv2d_filter_tap.wgsl).
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> ex_weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+// The bindings (conv2d_backward_filter_io.wgsl, shared by every form of this kernel), `struct Params`
+// (conv2d_params.wgsl, shared by every convolution kernel) and filter_tap() (conv2d_filter_tap.wgsl)
+// are appended by the wrapper (conv2dSource in src/kernels/conv2d_forward.ts).
 
 override WG: u32 = 64;
-override EX_WEIGHTS: bool = false;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
