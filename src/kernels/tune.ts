@@ -1,8 +1,8 @@
 // The start-up measurement behind a kernel's variant choice (src/gpu/kernel_choices.ts): compile each
 // candidate, run it once, then time it on a few representative shapes in rounds that alternate the
 // candidates (so that load from other jobs on a shared machine hits them alike), and name the one with
-// the lowest median. It runs once per adapter (the choice is cached), never inside a training step,
-// and frees every buffer it made.
+// the lowest median, unless it beats the default by less than TUNE_MARGIN. It runs once per adapter
+// (the choice is cached), never inside a training step, and frees every buffer it made.
 import type { Gpu } from '../gpu/gpu';
 import type { Measurement, VariantTiming } from '../gpu/kernel_choices';
 import { encodeDispatches, type Dispatch } from './kernel';
@@ -27,6 +27,31 @@ export interface TuneOptions {
    * further (it cannot win; on SwiftShader a slow form would otherwise cost seconds).
    */
   dropFactor?: number;
+  /** See pickVariant. */
+  margin?: number;
+}
+
+/**
+ * How much faster than the default (the first timed candidate) another form must measure to be
+ * chosen. On a loaded machine two forms within a few percent swap places from one measurement to the
+ * next (lavapipe, load 2-5: matmul's blocked and scalar forms at 22.3 and 21.0 ms, and once a form that
+ * is 2x slower on the training shapes measured 16% faster): the cached choice would then depend on the
+ * load at the first run, for a gain that is noise. The forms that matter differ by 3x or more
+ * (SwiftShader's written-out blocks, a GPU's tiled matmul).
+ */
+export const TUNE_MARGIN = 0.1;
+
+/**
+ * The variant a measurement names: the fastest timed candidate, unless it is not the default and
+ * beats the default's median by less than `margin` (a fraction), in which case the default stays.
+ * `timings` are in candidate order; untimed ones (ms null) are ignored.
+ */
+export function pickVariant(timings: readonly VariantTiming[], margin = TUNE_MARGIN): string {
+  const timed = timings.filter((t) => t.ms !== null);
+  if (!timed.length) throw new Error('no candidate was timed');
+  const fallback = timed[0];
+  const best = timed.reduce((a, b) => (b.ms! < a.ms! ? b : a));
+  return best.ms! < (1 - margin) * fallback.ms! ? best.variant : fallback.variant;
 }
 
 /** The operand buffers a kernel's measurement runs on, filled with a fixed pattern, freed together. */
@@ -68,7 +93,7 @@ async function timeBatch(gpu: Gpu, dispatches: readonly Dispatch[], count: numbe
  */
 export async function tuneVariants(gpu: Gpu, candidates: readonly TuneCandidate[], options: TuneOptions, release: () => void): Promise<Measurement> {
   const t0 = performance.now();
-  const { batchMs = 12, rounds = 3, dropFactor = 4 } = options;
+  const { batchMs = 12, rounds = 3, dropFactor = 4, margin = TUNE_MARGIN } = options;
   const timings: VariantTiming[] = [];
   const live: { c: TuneCandidate; t: VariantTiming; dispatches: Dispatch[]; second: number }[] = [];
   try {
@@ -108,8 +133,7 @@ export async function tuneVariants(gpu: Gpu, candidates: readonly TuneCandidate[
       }
     }
     for (const l of timed) l.t.ms = median(samples.get(l)!);
-    const best = timed.reduce((a, b) => (b.t.ms! < a.t.ms! ? b : a));
-    return { variant: best.c.variant, shapes: options.shapes, candidates: timings, totalMs: performance.now() - t0 };
+    return { variant: pickVariant(timings, margin), shapes: options.shapes, candidates: timings, totalMs: performance.now() - t0 };
   } finally {
     for (const l of live) for (const d of l.dispatches) d.destroy();
     release();

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu';
 import { fileChoiceStore, nodeCacheDir, type StoredChoice } from '../../src/gpu/kernel_choices';
 import { Matmul } from '../../src/kernels/matmul';
+import { pickVariant, TUNE_MARGIN } from '../../src/kernels/tune';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'l2rw-choices-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -90,5 +91,27 @@ describe('choosing the matmul variant on a Gpu', () => {
     const second = await create({ kernelCache: store, kernels: '' });
     expect((await Matmul.create(second, { transA: true })).variant).toBe(chosen);
     expect(second.describe()).toMatch(new RegExp(`matmul: ${chosen} \\[cached for this adapter; .*compile \\d`));
+  });
+});
+
+describe('naming the measured variant (pickVariant)', () => {
+  const t = (variant: string, ms: number | null) => ({ variant, compileMs: 1, ms });
+
+  it('keeps the default when another form is less than TUNE_MARGIN faster, and switches when it is more', () => {
+    expect(TUNE_MARGIN).toBe(0.1);
+    expect(pickVariant([t('blocked', 22.3), t('scalar', 21.0)])).toBe('blocked');
+    expect(pickVariant([t('blocked', 22.3), t('scalar', 19.9)])).toBe('scalar');
+    expect(pickVariant([t('blocked', 217), t('scalar', 48)])).toBe('scalar');
+    // The fastest of several, measured against the default, not against the runner-up.
+    expect(pickVariant([t('blocked', 10), t('scalar', 8.5), t('tiled', 8.8)])).toBe('scalar');
+    expect(pickVariant([t('blocked', 10), t('scalar', 9.5), t('tiled', 8.8)])).toBe('tiled');
+    expect(pickVariant([t('blocked', 10), t('scalar', 20)], 0)).toBe('blocked');
+    expect(pickVariant([t('blocked', 10), t('scalar', 9.99)], 0)).toBe('scalar');
+  });
+
+  it('takes the first timed candidate as the default when the first was not timed', () => {
+    expect(pickVariant([t('blocked', null), t('scalar', 10), t('tiled', 9.5)])).toBe('scalar');
+    expect(pickVariant([t('blocked', null), t('scalar', 10), t('tiled', 8)])).toBe('tiled');
+    expect(() => pickVariant([t('blocked', null)])).toThrow(/no candidate was timed/);
   });
 });

@@ -5,6 +5,7 @@
 import type { Gpu } from '../../../src/gpu/gpu';
 import type { Measurement } from '../../../src/gpu/kernel_choices';
 import { compareClose, type CloseReport, type Tolerance } from '../../helpers/compare';
+import { pickVariant, TUNE_MARGIN } from '../../../src/kernels/tune';
 
 export interface KernelCheck {
   /** Unique within its group: the vitest test name and the browser page's result label. */
@@ -178,7 +179,7 @@ export function maxAbs(a: ArrayLike<number>): number {
 /**
  * A kernel's start-up measurement (tuneVariants) run for real: it times each of `candidates` in order,
  * gives every one a compile time and either a time or the reason it has none, names the fastest
- * timed one, and frees every buffer it made.
+ * timed one (or the default, within the margin), and frees every buffer it made.
  */
 export async function assertMeasurement(gpu: Gpu, measure: () => Promise<Measurement>, candidates: readonly string[]): Promise<Measurement> {
   const live = gpu.counters.liveBuffers;
@@ -190,6 +191,9 @@ export async function assertMeasurement(gpu: Gpu, measure: () => Promise<Measure
   for (const c of m.candidates) {
     assert(c.compileMs >= 0 && (c.ms !== null || !!c.note), `${c.variant}'s figures`, JSON.stringify(c));
   }
-  assertSame(m.variant, timed.reduce((a, b) => (b.ms! < a.ms! ? b : a)).variant, 'the chosen variant is the fastest timed one');
+  assertSame(m.variant, pickVariant(m.candidates), 'the chosen variant: the fastest timed one, or the default within the margin');
+  const fastest = timed.reduce((a, b) => (b.ms! < a.ms! ? b : a));
+  const chosen = timed.find((c) => c.variant === m.variant)!;
+  assert(chosen.ms! * (1 - TUNE_MARGIN) <= fastest.ms!, 'the chosen variant is within the margin of the fastest', JSON.stringify(m.candidates));
   return m;
 }
