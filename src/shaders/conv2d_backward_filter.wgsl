@@ -50,9 +50,6 @@ fn row_main(t: u32) {
   let f0 = (t % f_blocks) * RBF;
   let k0 = (t / f_blocks) * RBK;
   let HW = params.H * params.W;
-  let CHW = params.C * HW;
-  let PQ = params.P * params.Q;
-  let KPQ = params.K * PQ;
   let H = i32(params.H);
   let W = i32(params.W);
   let pad = i32(params.pad);
@@ -67,7 +64,7 @@ fn row_main(t: u32) {
   }
   var dy_chan: array<u32, RBK>;
   for (var i = 0u; i < RBK; i++) {
-    dy_chan[i] = min(k0 + i, params.K - 1u) * PQ;
+    dy_chan[i] = dy_channel(k0 + i);
   }
   var total: array<f32, RBK * RBF * RBS>;
   for (var n = 0u; n < params.N; n++) {
@@ -78,8 +75,8 @@ fn row_main(t: u32) {
         continue;
       }
     }
-    let x_n = n * CHW;
-    let dy_n = n * KPQ;
+    let x_n = x_example(n);
+    let dy_n = dy_example(n);
     var acc: array<f32, RBK * RBF * RBS>;
     for (var i = 0u; i < RBK * RBF; i++) {
       for (var s = 0u; s < RBS; s++) {
@@ -149,10 +146,6 @@ fn general_main(t: u32) {
   }
   let j0 = (t % j_blocks) * BJ;
   let k0 = (t / j_blocks) * BK;
-  let HW = params.H * params.W;
-  let CHW = params.C * HW;
-  let PQ = params.P * params.Q;
-  let KPQ = params.K * PQ;
   let H = i32(params.H);
   let W = i32(params.W);
 
@@ -168,7 +161,7 @@ fn general_main(t: u32) {
   }
   var dy_chan: array<u32, BK>;
   for (var i = 0u; i < BK; i++) {
-    dy_chan[i] = min(k0 + i, params.K - 1u) * PQ;
+    dy_chan[i] = dy_channel(k0 + i);
   }
 
   var total: array<f32, BK * BJ>;
@@ -180,8 +173,8 @@ fn general_main(t: u32) {
         continue;
       }
     }
-    let x_n = n * CHW;
-    let dy_n = n * KPQ;
+    let x_n = x_example(n);
+    let dy_n = dy_example(n);
     // Cleared explicitly: a var declared in a loop body was observed to keep its previous
     // iteration's value on this toolchain instead of being zero-initialised again.
     // Nested loops of BK and BJ rather than one of BK * BJ: a loop that long is not unrolled, and
