@@ -115,3 +115,15 @@ describe('naming the measured variant (pickVariant)', () => {
     expect(() => pickVariant([t('blocked', null)])).toThrow(/no candidate was timed/);
   });
 });
+
+describe('the test suite and the user cache', () => {
+  it("measures into test-results/cache (vitest.config.ts), not the user's cache", async () => {
+    expect(process.env.XDG_CACHE_HOME).toMatch(/\/test-results\/cache$/);
+    const gpu = await Gpu.create();
+    try {
+      expect(gpu.kernelChoices.describe().join('\n')).toContain('/test-results/cache/l2rw-gpu/');
+    } finally {
+      gpu.device.destroy();
+    }
+  });
+});
