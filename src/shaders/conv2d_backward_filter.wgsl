@@ -68,12 +68,9 @@ fn row_main(t: u32) {
   }
   var total: array<f32, RBK * RBF * RBS>;
   for (var n = 0u; n < params.N; n++) {
-    var e = 1.0;
-    if (EX_WEIGHTS) {
-      e = ex_weight[n];
-      if (e == 0.0) {
-        continue;
-      }
+    let e = example_weight(n);
+    if (e == 0.0) {
+      continue;
     }
     let x_n = x_example(n);
     let dy_n = dy_example(n);
@@ -166,12 +163,9 @@ fn general_main(t: u32) {
 
   var total: array<f32, BK * BJ>;
   for (var n = 0u; n < params.N; n++) {
-    var e = 1.0;
-    if (EX_WEIGHTS) {
-      e = ex_weight[n];
-      if (e == 0.0) {
-        continue;
-      }
+    let e = example_weight(n);
+    if (e == 0.0) {
+      continue;
     }
     let x_n = x_example(n);
     let dy_n = dy_example(n);

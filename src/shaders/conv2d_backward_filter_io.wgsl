@@ -7,3 +7,12 @@
 @group(0) @binding(4) var<uniform> params: Params;
 
 override EX_WEIGHTS: bool = false;
+
+// Example n's weight: ex_weight[n] when EX_WEIGHTS, else 1. Every form skips an example whose weight
+// is exactly 0 (it costs nothing and cannot bring in non-finite values).
+fn example_weight(n: u32) -> f32 {
+  if (EX_WEIGHTS) {
+    return ex_weight[n];
+  }
+  return 1.0;
+}

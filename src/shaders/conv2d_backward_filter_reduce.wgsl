@@ -51,12 +51,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var t = lid; t < terms; t += WG) {
     let n = t / PQ;
     let pq = t - n * PQ;
-    var e = 1.0;
-    if (EX_WEIGHTS) {
-      e = ex_weight[n];
-      if (e == 0.0) {
-        continue;
-      }
+    let e = example_weight(n);
+    if (e == 0.0) {
+      continue;
     }
     let p = pq / params.Q;
     let q = pq - p * params.Q;
