@@ -16,7 +16,10 @@
 /** One candidate's figures from a start-up measurement. */
 export interface VariantTiming {
   variant: string;
-  /** Milliseconds to compile its pipelines (createComputePipelineAsync, the measured configuration). */
+  /**
+   * Milliseconds until its pipelines were compiled (createComputePipelineAsync, the measured
+   * configuration), counted from the start of the measurement's compiles, which run concurrently.
+   */
   compileMs: number;
   /**
    * Milliseconds of its first run (one round of the shapes): lavapipe compiles the machine code there,

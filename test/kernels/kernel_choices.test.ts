@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu';
 import { fileChoiceStore, nodeCacheDir, type StoredChoice } from '../../src/gpu/kernel_choices';
 import { Matmul } from '../../src/kernels/matmul';
-import { pickVariant, TUNE_MARGIN } from '../../src/kernels/tune';
+import { pickVariant, tuneVariants, TUNE_MARGIN } from '../../src/kernels/tune';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'l2rw-choices-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,6 +122,59 @@ describe('the test suite and the user cache', () => {
     const gpu = await Gpu.create();
     try {
       expect(gpu.kernelChoices.describe().join('\n')).toContain('/test-results/cache/l2rw-gpu/');
+    } finally {
+      gpu.device.destroy();
+    }
+  });
+});
+
+describe('the start-up measurement (tuneVariants)', () => {
+  it('compiles the candidates at once, keeps one that fails to compile out with a note, and releases its buffers', async () => {
+    const gpu = await Gpu.create({ kernelCache: false });
+    try {
+      const shape = { m: 8, n: 8, k: 8 };
+      const a = gpu.upload('a', new Float32Array(64).fill(1));
+      const b = gpu.upload('b', new Float32Array(64).fill(1));
+      const c = gpu.buffer('c', 64 * 4);
+      let op: Matmul | null = null;
+      let brokenStarted!: () => void;
+      const started = new Promise<void>((resolve) => (brokenStarted = resolve));
+      let overlapped = false;
+      let released = false;
+      const m = await tuneVariants(
+        gpu,
+        [
+          {
+            variant: 'blocked',
+            async compile() {
+              // Resolves only if the second candidate's compile starts before this one ends.
+              overlapped = await Promise.race([started.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]);
+              op = await Matmul.create(gpu, { variant: 'blocked' });
+            },
+            plan: () => [op!.plan(a, b, c, shape, {}, 'tune.blocked')],
+          },
+          {
+            variant: 'broken',
+            async compile() {
+              brokenStarted();
+              throw new Error('no such form\nsecond line');
+            },
+            plan: () => [],
+          },
+        ],
+        { shapes: '8x8x8' },
+        () => {
+          released = true;
+        },
+      );
+      expect(overlapped).toBe(true);
+      expect(released).toBe(true);
+      expect(m.variant).toBe('blocked');
+      expect(m.candidates.map((t) => t.variant)).toEqual(['blocked', 'broken']);
+      expect(m.candidates[1]).toMatchObject({ ms: null, note: 'failed to compile: no such form' });
+      expect(m.candidates[0].ms).toBeGreaterThan(0);
+      for (const t of m.candidates) expect(t.compileMs).toBeGreaterThanOrEqual(0);
+      for (const buf of [a, b, c]) gpu.destroy(buf);
     } finally {
       gpu.device.destroy();
     }
