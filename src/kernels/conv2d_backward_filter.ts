@@ -59,8 +59,7 @@ export const conv2dBackwardFilterDef: KernelDef = {
 export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant): KernelDef {
   if (variant === 'blocked') return conv2dBackwardFilterDef;
   if (variant === 'reduce') return { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(`${reduceSource}\n${filterIo}\n${filterTap}`) };
-  const block = { bk: BK, bj: BJ };
-  return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_scalar_${BK}x${BJ}`, source: conv2dSource(`${registerBlockConv2dBackwardFilter(block)}\n${filterIo}\n${filterTap}`), generated: true };
+  return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_scalar_${BK}x${BJ}`, source: conv2dSource(`${registerBlockConv2dBackwardFilter({ bk: BK, bj: BJ })}\n${filterIo}\n${filterTap}`), generated: true };
 }
 
 /**

@@ -305,13 +305,15 @@ const quad = (name: string, q: number) => `vec4f(${range(4).map((e) => `${name}_
 const indent = (lines: string[], depth: number) => lines.map((l) => '  '.repeat(depth) + l);
 
 /**
- * One filter tap over a channels x positions block: the block's values (named <values>_<j>) gathered
- * into vec4s <quadName>_<q>, then each channel's filter value w[wIndex(i)] times them into acc_<i>_<q>.
+ * One term of a written-out block: the block's values (named <values>_<j>) gathered into vec4s
+ * <quadName>_<q>, then each channel's scalar (`<scalarName>_<i> = scalar(i)`) times them into
+ * acc_<i>_<q>. The convolution forward and data gradient take a filter value per channel, the filter
+ * gradient a (weighted) dy value per filter.
  */
-function blockTap(channels: number[], quads: number[], wIndex: (i: number) => string, values: string, quadName: string): string[] {
+function blockTerm(channels: number[], quads: number[], scalar: (i: number) => string, scalarName: string, values: string, quadName: string): string[] {
   return [
     ...quads.map((q) => `let ${quadName}_${q} = ${quad(values, q)};`),
-    ...channels.flatMap((i) => [`let w_${i} = w[${wIndex(i)}];`, ...quads.map((q) => `acc_${i}_${q} += w_${i} * ${quadName}_${q};`)]),
+    ...channels.flatMap((i) => [`let ${scalarName}_${i} = ${scalar(i)};`, ...quads.map((q) => `acc_${i}_${q} += ${scalarName}_${i} * ${quadName}_${q};`)]),
   ];
 }
 
@@ -339,7 +341,7 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
   const pos = range(bm);
   const quads = range(bm / 4);
   // One filter tap: the block's bm input values (named <xs>_<j>) times each channel's filter value.
-  const tap = (wIndex: (i: number) => string, xs: string) => blockTap(ch, quads, wIndex, xs, 'xq');
+  const tap = (wIndex: (i: number) => string, xs: string) => blockTerm(ch, quads, (i) => `w[${wIndex(i)}]`, 'w', xs, 'xq');
   const rowPath = [
     `let qblocks = ceil_div(params.Q, ${bm}u);`,
     'if (mb >= params.N * params.P * qblocks) {',
@@ -501,7 +503,7 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
   const pos = range(bm);
   const quads = range(bm / 4);
   // One tap: each channel's filter value times the block's bm dy values (named <gs>_<j>).
-  const tap = (wIndex: (i: number) => string, gs: string) => blockTap(ch, quads, wIndex, gs, 'gq');
+  const tap = (wIndex: (i: number) => string, gs: string) => blockTerm(ch, quads, (i) => `w[${wIndex(i)}]`, 'w', gs, 'gq');
   const prologue = [
     ...ch.map((i) => `let wb_${i} = min(c0 + ${i}u, params.C - 1u) * RS;`),
     ...ch.flatMap((i) => quads.map((q) => `var acc_${i}_${q} = vec4f(0.0);`)),
@@ -704,10 +706,7 @@ export function registerBlockConv2dBackwardFilter({ bk, bj }: ConvBackwardFilter
   const cols = range(bj);
   const quads = range(bj / 4);
   // One output position (p, q): the block's bj input values (named xv_<j>) times each filter's dy value.
-  const term = [
-    ...quads.map((q) => `let xq_${q} = ${quad('xv', q)};`),
-    ...filters.flatMap((i) => [`let g_${i} = e * dy[dy_p + dyc_${i} + q];`, ...quads.map((q) => `acc_${i}_${q} += g_${i} * xq_${q};`)]),
-  ];
+  const term = blockTerm(filters, quads, (i) => `e * dy[dy_p + dyc_${i} + q]`, 'g', 'xv', 'xq');
   const validPath = [
     'for (var p = 0u; p < params.P; p++) {',
     '  let dy_p = dy_n + p * params.Q;',
