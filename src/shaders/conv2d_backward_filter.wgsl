@@ -49,7 +49,6 @@ fn row_main(t: u32) {
   }
   let f0 = (t % f_blocks) * RBF;
   let k0 = (t / f_blocks) * RBK;
-  let HW = params.H * params.W;
   let H = i32(params.H);
   let W = i32(params.W);
   let pad = i32(params.pad);
@@ -57,10 +56,10 @@ fn row_main(t: u32) {
   var x_chan: array<u32, RBF>;
   var dh: array<i32, RBF>;
   for (var b = 0u; b < RBF; b++) {
-    let f = min(f0 + b, F - 1u);
-    let c = f / params.R;
-    x_chan[b] = c * HW;
-    dh[b] = i32(f - c * params.R) - pad;
+    // Filter row f = (c, r) is column (c, r, 0).
+    let tap = filter_tap(min(f0 + b, F - 1u) * params.S);
+    x_chan[b] = tap.x_off;
+    dh[b] = tap.dh;
   }
   var dy_chan: array<u32, RBK>;
   for (var i = 0u; i < RBK; i++) {
