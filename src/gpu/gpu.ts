@@ -101,6 +101,22 @@ export function isCpuAdapter(a: AdapterSummary): boolean {
   return a.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
 }
 
+/**
+ * The subgroup size every compute dispatch gets, when the adapter reports one fixed size
+ * (subgroupMinSize = subgroupMaxSize) and the device has 'subgroups'; else null.
+ */
+export function fixedSubgroupSize(info: GPUAdapterInfo | undefined, features: ReadonlySet<string>): number | null {
+  const sizes = info as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+  const min = sizes?.subgroupMinSize;
+  if (!features.has('subgroups') || !min || min !== sizes?.subgroupMaxSize || !Number.isInteger(min)) return null;
+  return min;
+}
+
+/** Whether an adapter is SwiftShader (Chromium's and Dawn's software Vulkan). */
+export function isSwiftShader(a: AdapterSummary): boolean {
+  return /swiftshader/i.test(`${a.vendor} ${a.architecture} ${a.device} ${a.description}`);
+}
+
 export class Gpu {
   readonly counters: GpuCounters = {
     submits: 0,
@@ -132,6 +148,12 @@ export class Gpu {
     readonly features: ReadonlySet<string>,
     /** Which variant of each multi-form kernel runs here (measured once per adapter and cached). */
     readonly kernelChoices: KernelChoices = new KernelChoices(adapterKey(adapter), new Map(), 'none', memoryChoiceStore()),
+    /**
+     * Invocations per subgroup when the device runs subgroups (feature 'subgroups') of one fixed size,
+     * as lavapipe (8 lanes on AVX2) and SwiftShader do; null otherwise. The subgroup forms of the
+     * kernels are generated for this size and offered only where it is known.
+     */
+    readonly subgroupSize: number | null = null,
   ) {
     this.placeholder = this.buffer('placeholder', 16, GPUBufferUsage.STORAGE);
     // Reported through GpuLostError (checkAlive, failure()), never printed here: a command line's
@@ -176,13 +198,26 @@ export class Gpu {
       }
       requiredLimits[name] = wanted;
     }
-    const requiredFeatures = (options.optionalFeatures ?? []).filter((f) => adapter.features.has(f));
+    // 'subgroups' is always asked for where offered: the kernels' subgroup forms need it (see
+    // fixedSubgroupSize) and it costs nothing where unused.
+    const wanted = new Set<string>([...(options.optionalFeatures ?? []), 'subgroups']);
+    const requiredFeatures = [...wanted].filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'l2rw-gpu' });
-    return new Gpu(device, summary, device.limits, new Set(device.features as unknown as Iterable<string>), kernelChoicesFor(summary, options));
+    const features = new Set(device.features as unknown as Iterable<string>);
+    return new Gpu(device, summary, device.limits, features, kernelChoicesFor(summary, options), fixedSubgroupSize(info, features));
   }
 
   get name(): string {
     return adapterName(this.adapter);
+  }
+
+  /**
+   * Whether this device gets the kernels' subgroup forms (generated in src/kernels/wgsl_template.ts):
+   * it runs subgroups of one fixed size, and is not SwiftShader, whose compiler took 66 s for one
+   * test's three subgroup pipelines (Chromium 156) against about a second on lavapipe.
+   */
+  get subgroupForms(): boolean {
+    return this.subgroupSize !== null && !isSwiftShader(this.adapter);
   }
 
   /** Starts a new peak-memory window at the bytes live now. */
@@ -437,6 +472,7 @@ export class Gpu {
         `maxStorageBufferBindingSize=${l.maxStorageBufferBindingSize} ` +
         `maxComputeWorkgroupsPerDimension=${l.maxComputeWorkgroupsPerDimension}`,
       `features: ${[...this.features].sort().join(', ') || '(none)'}`,
+      `subgroups: ${this.subgroupSize === null ? 'no fixed size' : `${this.subgroupSize} invocations`}; subgroup kernel forms ${this.subgroupForms ? 'on' : 'off'}`,
       ...this.kernelChoices.describe(),
     ].join('\n');
   }

@@ -3,7 +3,7 @@ import raw from '../shaders/conv2d_backward_data.wgsl?raw';
 import dataIo from '../shaders/conv2d_backward_data_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
-import { chooseForm, measureForms, type KernelForms } from './forms';
+import { checkFormAvailable, chooseForm, measureForms, type KernelForms } from './forms';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
 import { blockGrid, checkConv2dShape, CONV_TUNE_SHAPES, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
 import { registerBlockConv2dBackwardData } from './wgsl_template';
@@ -27,11 +27,13 @@ const WG = 64;
  *   blocked  src/shaders/conv2d_backward_data.wgsl, the 20x12 block in loop-indexed arrays;
  *   scalar   registerBlockConv2dBackwardData (src/kernels/wgsl_template.ts), a 10x8 block written out
  *            in named variables, for adapters that keep arrays in memory (SwiftShader). Smaller than
- *            blocked's: SwiftShader's compile time grows steeply with the number of named values.
+ *            blocked's: SwiftShader's compile time grows steeply with the number of named values;
+ *   subgroup the written-out block at blocked's 20x12, each filter tap of the channel block loaded
+ *            once per subgroup and broadcast (devices with a fixed subgroup size, Gpu.subgroupSize).
  */
-export type Conv2dBackwardDataVariant = 'blocked' | 'scalar';
-export const CONV2D_BACKWARD_DATA_VARIANTS: readonly Conv2dBackwardDataVariant[] = ['blocked', 'scalar'];
-const BLOCKS: Record<Conv2dBackwardDataVariant, { bc: number; bm: number }> = { blocked: { bc: BC, bm: BM }, scalar: { bc: 10, bm: 8 } };
+export type Conv2dBackwardDataVariant = 'blocked' | 'scalar' | 'subgroup';
+export const CONV2D_BACKWARD_DATA_VARIANTS: readonly Conv2dBackwardDataVariant[] = ['blocked', 'scalar', 'subgroup'];
+const BLOCKS: Record<Conv2dBackwardDataVariant, { bc: number; bm: number }> = { blocked: { bc: BC, bm: BM }, scalar: { bc: 10, bm: 8 }, subgroup: { bc: BC, bm: BM } };
 
 export const conv2dBackwardDataDef: KernelDef = {
   name: 'conv2d_backward_data',
@@ -40,18 +42,24 @@ export const conv2dBackwardDataDef: KernelDef = {
   uniforms: conv2dUniforms,
 };
 
-/** The KernelDef of a form (same bindings and uniforms; the source differs). */
-export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant): KernelDef {
+/** The KernelDef of a form (same bindings and uniforms; the source differs; subgroup: for this subgroup size). */
+export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant, subgroupSize: number | null = null): KernelDef {
   if (variant === 'blocked') return conv2dBackwardDataDef;
-  const { bc, bm } = BLOCKS.scalar;
-  return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_scalar_${bc}x${bm}`, source: conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm })}\n${dataIo}`), generated: true };
+  const { bc, bm } = BLOCKS[variant];
+  if (variant === 'scalar') {
+    return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_scalar_${bc}x${bm}`, source: conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm })}\n${dataIo}`), generated: true };
+  }
+  if (!subgroupSize) throw new Error("conv2d_backward_data: the 'subgroup' form needs a device with a fixed subgroup size (Gpu.subgroupSize)");
+  const source = conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm, sg: subgroupSize })}\n${dataIo}`);
+  return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_subgroup_${bc}x${bm}_sg${subgroupSize}`, source, generated: true, enables: ['subgroups'] };
 }
 
 /** Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts) on the forward kernel's shapes. */
 export const CONV2D_BACKWARD_DATA_FORMS: KernelForms<Conv2dBackwardDataVariant, Conv2dShape, Conv2dBackwardData, { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer }> = {
   kernel: 'conv2d_backward_data',
   variants: CONV2D_BACKWARD_DATA_VARIANTS,
-  defs: (v) => [conv2dBackwardDataFormDef(v)],
+  defs: (v, gpu) => [conv2dBackwardDataFormDef(v, gpu?.subgroupSize ?? null)],
+  available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   tuneShapes: CONV_TUNE_SHAPES,
   describeShape: (s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`,
   operands: (s, make) => {
@@ -87,7 +95,8 @@ export class Conv2dBackwardData {
       throw new Error(`conv2d_backward_data: unknown variant "${options.variant}" (expected ${CONV2D_BACKWARD_DATA_VARIANTS.join(', ')})`);
     }
     const variant = options.variant ?? (await chooseConv2dBackwardDataVariant(gpu));
-    return new Conv2dBackwardData(gpu, await Kernel.load(gpu, conv2dBackwardDataFormDef(variant), { WG }), variant);
+    checkFormAvailable(gpu, CONV2D_BACKWARD_DATA_FORMS, variant);
+    return new Conv2dBackwardData(gpu, await Kernel.load(gpu, conv2dBackwardDataFormDef(variant, gpu.subgroupSize), { WG }), variant);
   }
 
   /** Overwrites every element of dx [N,C,H,W] (no clear needed). dx must be in a GPUBuffer other than dy's and w's. */

@@ -6,9 +6,9 @@ import filterTap from '../shaders/conv2d_filter_tap.wgsl?raw';
 import filterIo from '../shaders/conv2d_backward_filter_io.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
-import { chooseForm, measureForms, type KernelForms } from './forms';
+import { checkFormAvailable, chooseForm, measureForms, type KernelForms } from './forms';
 import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
-import { checkConv2dShape, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
+import { blockGrid, checkConv2dShape, conv2dOutputShape, pickChannelBlock, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
 import { registerBlockConv2dBackwardFilter } from './wgsl_template';
 
 // Register block of the blocked form: BK filters x BJ (c,r,s) columns per invocation. CPU ms on
@@ -43,10 +43,15 @@ const REDUCE_WG = 128;
  *   scalar   registerBlockConv2dBackwardFilter (src/kernels/wgsl_template.ts), the blocked form's 10x8
  *            block written out in named variables, for adapters that keep arrays in memory
  *            (SwiftShader in Node, LeNet at batch 100 with weights: conv1 364 -> 48 ms, conv2
- *            1259 -> 236 ms against blocked; compile 0.8-1.2 s).
+ *            1259 -> 236 ms against blocked; compile 0.8-1.2 s);
+ *   subgroup the written-out block with the filter block taken from the workgroup (20 or 25 filters,
+ *            whichever wastes fewer, by 8 columns), each dy value loaded once per subgroup and
+ *            broadcast; one subgroup per workgroup (devices with a fixed subgroup size, Gpu.subgroupSize).
  */
-export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce' | 'scalar';
-export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce', 'scalar'];
+export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce' | 'scalar' | 'subgroup';
+export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce', 'scalar', 'subgroup'];
+/** The subgroup form's filter blocks (one pipeline each; the plan picks the one that wastes fewer filters). */
+const SUBGROUP_FILTER_BLOCKS = [20, 25] as const;
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
@@ -55,11 +60,25 @@ export const conv2dBackwardFilterDef: KernelDef = {
   uniforms: conv2dUniforms,
 };
 
-/** The KernelDef of a form (same bindings and uniforms; the source differs). */
-export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant): KernelDef {
+/**
+ * The KernelDef of a form (same bindings and uniforms; the source differs). The subgroup form has one
+ * per filter block (`bk`, one of SUBGROUP_FILTER_BLOCKS) and subgroup size.
+ */
+export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant, subgroupSize: number | null = null, bk: number = SUBGROUP_FILTER_BLOCKS[0]): KernelDef {
   if (variant === 'blocked') return conv2dBackwardFilterDef;
   if (variant === 'reduce') return { ...conv2dBackwardFilterDef, name: 'conv2d_backward_filter_reduce', source: conv2dSource(`${reduceSource}\n${filterIo}\n${filterTap}`) };
-  return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_scalar_${BK}x${BJ}`, source: conv2dSource(`${registerBlockConv2dBackwardFilter({ bk: BK, bj: BJ })}\n${filterIo}\n${filterTap}`), generated: true };
+  if (variant === 'scalar') {
+    return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_scalar_${BK}x${BJ}`, source: conv2dSource(`${registerBlockConv2dBackwardFilter({ bk: BK, bj: BJ })}\n${filterIo}\n${filterTap}`), generated: true };
+  }
+  if (!subgroupSize) throw new Error("conv2d_backward_filter: the 'subgroup' form needs a device with a fixed subgroup size (Gpu.subgroupSize)");
+  const source = conv2dSource(`${registerBlockConv2dBackwardFilter({ bk, bj: BJ, sg: subgroupSize })}\n${filterIo}\n${filterTap}`);
+  return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_subgroup_${bk}x${BJ}_sg${subgroupSize}`, source, generated: true, enables: ['subgroups'] };
+}
+
+/** The pipelines of a form: one, or the subgroup form's one per filter block. */
+function formDefs(variant: Conv2dBackwardFilterVariant, subgroupSize: number | null): KernelDef[] {
+  if (variant !== 'subgroup') return [conv2dBackwardFilterFormDef(variant)];
+  return SUBGROUP_FILTER_BLOCKS.map((bk) => conv2dBackwardFilterFormDef(variant, subgroupSize, bk));
 }
 
 /**
@@ -75,10 +94,11 @@ export const FILTER_TUNE_SHAPES: readonly Conv2dShape[] = [
 export const CONV2D_BACKWARD_FILTER_FORMS: KernelForms<Conv2dBackwardFilterVariant, Conv2dShape, Conv2dBackwardFilter, { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer }> = {
   kernel: 'conv2d_backward_filter',
   variants: CONV2D_BACKWARD_FILTER_VARIANTS,
-  defs: (v) => [conv2dBackwardFilterFormDef(v)],
+  defs: (v, gpu) => formDefs(v, gpu?.subgroupSize ?? null),
+  available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   // On a CPU driver the reduce form lost by 3x or more (lavapipe: 135 ms against 44 ms on these shapes,
   // loaded machine), so only GPUs pay for its measurement.
-  cpuCandidates: ['blocked', 'scalar'],
+  cpuCandidates: ['blocked', 'scalar', 'subgroup'],
   tuneShapes: FILTER_TUNE_SHAPES,
   describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]->dw[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
   operands: (s, make) => {
@@ -107,7 +127,8 @@ export interface Conv2dBackwardFilterOptions {
 export class Conv2dBackwardFilter {
   private constructor(
     private readonly gpu: Gpu,
-    private readonly kernel: Kernel,
+    /** The form's pipelines; the subgroup form's in SUBGROUP_FILTER_BLOCKS order. */
+    private readonly kernels: readonly Kernel[],
     readonly exWeights: boolean,
     readonly variant: Conv2dBackwardFilterVariant,
   ) {}
@@ -118,8 +139,12 @@ export class Conv2dBackwardFilter {
     }
     const exWeights = options.exWeights ?? false;
     const variant = options.variant ?? (await chooseConv2dBackwardFilterVariant(gpu));
-    const kernel = await Kernel.load(gpu, conv2dBackwardFilterFormDef(variant), { WG: variant === 'reduce' ? REDUCE_WG : WG, EX_WEIGHTS: exWeights ? 1 : 0 });
-    return new Conv2dBackwardFilter(gpu, kernel, exWeights, variant);
+    checkFormAvailable(gpu, CONV2D_BACKWARD_FILTER_FORMS, variant);
+    // The subgroup form runs one subgroup per workgroup: more, smaller workgroups to spread over the
+    // cores (LeNet's conv2 has 63 column blocks per filter block).
+    const wg = variant === 'reduce' ? REDUCE_WG : variant === 'subgroup' ? gpu.subgroupSize! : WG;
+    const kernels = await Promise.all(formDefs(variant, gpu.subgroupSize).map((def) => Kernel.load(gpu, def, { WG: wg, EX_WEIGHTS: exWeights ? 1 : 0 })));
+    return new Conv2dBackwardFilter(gpu, kernels, exWeights, variant);
   }
 
   /**
@@ -133,14 +158,21 @@ export class Conv2dBackwardFilter {
     checkConv2dShape(shape);
     const { C, K, R, S } = shape;
     const bindings = [x, dy, exWeight ?? this.gpu.placeholder, dw];
+    const uniforms = conv2dUniformValues(shape);
     if (this.variant === 'reduce') {
       // One workgroup per block (the shader reads its block from the workgroup id alone).
       const blocks = Math.ceil((C * R * S) / REDUCE_TJ) * Math.ceil(K / REDUCE_TK);
-      return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, blocks, 1));
+      return this.kernels[0].plan(label, bindings, uniforms, workgroups1d(this.gpu, blocks, 1));
+    }
+    if (this.variant === 'subgroup') {
+      // Column blocks along x, filter blocks along y (the shader's k0 = workgroup_id.y * bk).
+      const bk = pickChannelBlock(K, SUBGROUP_FILTER_BLOCKS);
+      const kernel = this.kernels[SUBGROUP_FILTER_BLOCKS.indexOf(bk as (typeof SUBGROUP_FILTER_BLOCKS)[number])];
+      return kernel.plan(label, bindings, uniforms, blockGrid(this.gpu, Math.ceil((C * R * S) / BJ), this.gpu.subgroupSize!, Math.ceil(K / bk)));
     }
     // Same test as filter_row_path() in the blocked shader.
     const invocations =
       this.variant === 'blocked' && shape.stride === 1 && S === RBS ? Math.ceil((C * R) / RBF) * Math.ceil(K / RBK) : Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
-    return this.kernel.plan(label, bindings, conv2dUniformValues(shape), workgroups1d(this.gpu, invocations, WG));
+    return this.kernels[0].plan(label, bindings, uniforms, workgroups1d(this.gpu, invocations, WG));
   }
 }

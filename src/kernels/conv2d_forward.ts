@@ -7,7 +7,7 @@ import conv2dParams from '../shaders/conv2d_params.wgsl?raw';
 import type { BufferRef, Gpu } from '../gpu/gpu';
 import type { Measurement } from '../gpu/kernel_choices';
 import type { UniformSpec } from '../gpu/uniforms';
-import { chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
+import { checkFormAvailable, chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
 import { registerBlockConv2dForward } from './wgsl_template';
 
@@ -117,12 +117,14 @@ const WG = 64;
  * The forms of this kernel (chosen per adapter like matmul's, src/gpu/kernel_choices.ts):
  *   blocked  src/shaders/conv2d_forward.wgsl, the block in loop-indexed arrays (lavapipe unrolls them);
  *   scalar   registerBlockConv2dForward (src/kernels/wgsl_template.ts), the block written out in named
- *            variables, for adapters that keep arrays in memory (SwiftShader).
+ *            variables, for adapters that keep arrays in memory (SwiftShader);
+ *   subgroup the same written-out block, each filter tap loaded once per subgroup and broadcast
+ *            (devices with a fixed subgroup size, Gpu.subgroupSize: lavapipe).
  */
-export type Conv2dForwardVariant = 'blocked' | 'scalar';
-export const CONV2D_FORWARD_VARIANTS: readonly Conv2dForwardVariant[] = ['blocked', 'scalar'];
+export type Conv2dForwardVariant = 'blocked' | 'scalar' | 'subgroup';
+export const CONV2D_FORWARD_VARIANTS: readonly Conv2dForwardVariant[] = ['blocked', 'scalar', 'subgroup'];
 /** The channel blocks each form compiles (the plan picks the one that wastes fewest channels). */
-const VARIANT_BLOCKS: Record<Conv2dForwardVariant, readonly number[]> = { blocked: BLOCK_CHANNELS, scalar: [10] };
+const VARIANT_BLOCKS: Record<Conv2dForwardVariant, readonly number[]> = { blocked: BLOCK_CHANNELS, scalar: [10], subgroup: BLOCK_CHANNELS };
 
 /** The channel block that computes the fewest padded channels for K (the larger one on a tie). */
 export function pickChannelBlock(K: number, choices: readonly number[]): number {
@@ -140,8 +142,8 @@ function rowPath(shape: Conv2dShape): boolean {
   return shape.stride === 1;
 }
 
-/** The kernel with a BK-channel register block (one pipeline per BK), in the given form. */
-export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'blocked'): KernelDef {
+/** The kernel with a BK-channel register block (one pipeline per BK), in the given form (subgroup: for this subgroup size). */
+export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'blocked', subgroupSize: number | null = null): KernelDef {
   const def: KernelDef = {
     name: 'conv2d_forward',
     source: conv2dSource(`${raw}\n${forwardIo}`, { BK, BM }),
@@ -149,7 +151,10 @@ export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'bl
     uniforms: conv2dUniforms,
   };
   if (variant === 'blocked') return def;
-  return { ...def, name: `conv2d_forward_scalar_${BK}x${BM}`, source: conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM })}\n${forwardIo}`), generated: true };
+  if (variant === 'scalar') return { ...def, name: `conv2d_forward_scalar_${BK}x${BM}`, source: conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM })}\n${forwardIo}`), generated: true };
+  if (!subgroupSize) throw new Error("conv2d_forward: the 'subgroup' form needs a device with a fixed subgroup size (Gpu.subgroupSize)");
+  const source = conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM, sg: subgroupSize })}\n${forwardIo}`);
+  return { ...def, name: `conv2d_forward_subgroup_${BK}x${BM}_sg${subgroupSize}`, source, generated: true, enables: ['subgroups'] };
 }
 
 /**
@@ -169,7 +174,8 @@ export const CONV_TUNE_SHAPES: readonly Conv2dShape[] = [
 export const CONV2D_FORWARD_FORMS: KernelForms<Conv2dForwardVariant, Conv2dShape, Conv2dForward, { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer }> = {
   kernel: 'conv2d_forward',
   variants: CONV2D_FORWARD_VARIANTS,
-  defs: (v) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v)),
+  defs: (v, gpu) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v, gpu?.subgroupSize ?? null)),
+  available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   tuneShapes: CONV_TUNE_SHAPES,
   describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
   operands: (s, make) => {
@@ -227,8 +233,9 @@ export class Conv2dForward {
       throw new Error(`conv2d_forward: unknown variant "${options.variant}" (expected ${CONV2D_FORWARD_VARIANTS.join(', ')})`);
     }
     const variant = options.variant ?? (await chooseConv2dForwardVariant(gpu));
+    checkFormAvailable(gpu, CONV2D_FORWARD_FORMS, variant);
     const blocks = VARIANT_BLOCKS[variant];
-    const kernels = await Promise.all(blocks.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk, variant), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
+    const kernels = await Promise.all(blocks.map((bk) => Kernel.load(gpu, conv2dForwardDef(bk, variant, gpu.subgroupSize), { WG, EPILOGUE: EPILOGUE_CODE[epilogue] })));
     return new Conv2dForward(gpu, new Map(blocks.map((bk, i) => [bk, kernels[i]])), epilogue, variant);
   }
 

@@ -18,9 +18,11 @@ export interface KernelForms<V extends string, Shape, Op, Operands> {
    * The pipelines a form compiles. Their sources, form by form in `variants` order, are part of the
    * cache key, so an edited kernel is measured again.
    */
-  defs(variant: V): readonly KernelDef[];
+  defs(variant: V, gpu?: Gpu): readonly KernelDef[];
   /** The candidates on a CPU driver (default: every form); the rest are too slow there to be worth timing. */
   cpuCandidates?: readonly V[];
+  /** Whether a form can run on this device (default: every form can); one that cannot is never a candidate. */
+  available?(variant: V, gpu: Gpu): boolean;
   /** The shapes timed; their JSON is part of the cache key too. */
   tuneShapes: readonly Shape[];
   /** One shape, for the record. */
@@ -36,27 +38,41 @@ export interface KernelForms<V extends string, Shape, Op, Operands> {
 // `any` for the parts these helpers only pass through, so that each declaration keeps its own types.
 type AnyForms<V extends string> = KernelForms<V, any, any, any>;
 
-/** What the cached choice depends on: every form's sources and the measured shapes. */
-export function formsSources(forms: AnyForms<string>): string {
-  return [...forms.variants.flatMap((v) => forms.defs(v).map(kernelSource)), JSON.stringify(forms.tuneShapes)].join('\n');
+/** Whether the form can run on this device (forms.available). */
+export function formAvailable<V extends string>(gpu: Gpu, forms: AnyForms<V>, variant: V): boolean {
+  return forms.available?.(variant, gpu) ?? true;
+}
+
+/** Throws a clear error when a form (forced by an option or an override) cannot run on this device. */
+export function checkFormAvailable<V extends string>(gpu: Gpu, forms: AnyForms<V>, variant: V): void {
+  if (formAvailable(gpu, forms, variant)) return;
+  const usable = forms.variants.filter((v) => formAvailable(gpu, forms, v));
+  throw new Error(`${forms.kernel}: the '${variant}' form is not available on this device (adapter "${gpu.name}"); use one of ${usable.join(', ')}`);
+}
+
+/** What the cached choice depends on: the sources of every form this device can run, and the measured shapes. */
+export function formsSources(forms: AnyForms<string>, gpu?: Gpu): string {
+  const variants = gpu ? forms.variants.filter((v) => formAvailable(gpu, forms, v)) : forms.variants;
+  return [...variants.flatMap((v) => forms.defs(v, gpu).map(kernelSource)), JSON.stringify(forms.tuneShapes)].join('\n');
 }
 
 /** The forms measured on this adapter, the default first. */
 export function formCandidates<V extends string>(gpu: Gpu, forms: AnyForms<V>): V[] {
-  return [...(forms.cpuCandidates && isCpuAdapter(gpu.adapter) ? forms.cpuCandidates : forms.variants)];
+  const all = forms.cpuCandidates && isCpuAdapter(gpu.adapter) ? forms.cpuCandidates : forms.variants;
+  return all.filter((v) => formAvailable(gpu, forms, v));
 }
 
 /** The form this adapter runs: an override, the cached choice, or a measurement now (then cached). */
 export function chooseForm<V extends string>(gpu: Gpu, forms: AnyForms<V>): Promise<V> {
   const candidates = formCandidates(gpu, forms);
-  return gpu.kernelChoices.choose(forms.kernel, forms.variants, candidates, formsSources(forms), () => measureForms(gpu, forms, candidates)) as Promise<V>;
+  return gpu.kernelChoices.choose(forms.kernel, forms.variants, candidates, formsSources(forms, gpu), () => measureForms(gpu, forms, candidates)) as Promise<V>;
 }
 
-/** Times the candidates (default: every form, CPU driver or not) on the tune shapes and names the fastest. */
+/** Times the candidates (default: every form this device can run, CPU driver or not) on the tune shapes and names the fastest. */
 export async function measureForms<V extends string, Shape, Op, Operands>(
   gpu: Gpu,
   forms: KernelForms<V, Shape, Op, Operands>,
-  candidates: readonly V[] = forms.variants,
+  candidates: readonly V[] = forms.variants.filter((v) => formAvailable(gpu, forms, v)),
 ): Promise<Measurement> {
   const buffers = new TuneBuffers(gpu);
   const shapes = forms.tuneShapes;

@@ -15,6 +15,11 @@ export interface KernelDef {
   uniforms: UniformSpec;
   /** The source is generated (src/kernels/wgsl_template.ts) rather than a src/shaders/*.wgsl file. */
   generated?: boolean;
+  /**
+   * WGSL extensions the source uses (`enable <name>;`), each also a device feature of that name
+   * ('subgroups'). kernelSource puts the directives first, on the preamble's first line.
+   */
+  enables?: readonly GPUFeatureName[];
 }
 
 /** One planned dispatch: everything needed to record it into a compute pass, made at plan time. */
@@ -33,7 +38,9 @@ export const COMMON_WGSL = common;
 const PREAMBLE_LINES = common.split('\n').length;
 
 export function kernelSource(def: KernelDef): string {
-  return `${common}\n${def.source}`;
+  // On the preamble's first line (a comment), so that compile errors keep their line numbers.
+  const enables = (def.enables ?? []).map((e) => `enable ${e}; `).join('');
+  return `${enables}${common}\n${def.source}`;
 }
 
 export class Kernel {
@@ -48,6 +55,10 @@ export class Kernel {
     const hasUniform = def.bindings.includes('uniform');
     if (hasUniform !== def.uniforms.length > 0 || (hasUniform && def.bindings.at(-1) !== 'uniform')) {
       throw new Error(`kernel ${def.name}: the uniform struct must be the last binding, and only when it has fields`);
+    }
+    const missing = (def.enables ?? []).filter((f) => !gpu.features.has(f));
+    if (missing.length) {
+      throw new Error(`kernel ${def.name} needs the WebGPU feature${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which this device lacks (adapter "${gpu.name}"); use another form of the kernel`);
     }
     const pipeline = await gpu.pipeline(def.name, kernelSource(def), def.bindings, constants, PREAMBLE_LINES);
     return new Kernel(gpu, def, pipeline, constants);

@@ -8,6 +8,8 @@
 //            variables, for adapters that keep loop-indexed arrays in memory (SwiftShader).
 //   tiled    tiledMatmul (same file): 64x64 tiles through workgroup memory, vec4 loads where the
 //            layout allows, for GPUs.
+//   subgroup subgroupMatmul (same file): a 16-row tile per subgroup, its op(A) values loaded once per
+//            subgroup and broadcast; for devices with a fixed subgroup size (lavapipe: 8).
 // Which one runs is chosen per adapter by a short measurement at the first create() on a Gpu, cached
 // per adapter (src/gpu/kernel_choices.ts), or forced by MatmulOptions.variant, Gpu.create({ kernels })
 // or L2RW_KERNELS=matmul:<variant>.
@@ -15,8 +17,8 @@ import source from '../shaders/matmul.wgsl?raw';
 import { isWholeBuffer, type BufferRef, type Gpu } from '../gpu/gpu';
 import { Kernel, workgroups1d, type Dispatch, type KernelDef } from './kernel';
 import type { Measurement } from '../gpu/kernel_choices';
-import { chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
-import { registerBlockMatmul, TILED_MATMUL, tiledMatmul, tiledVec4Fits } from './wgsl_template';
+import { checkFormAvailable, chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
+import { registerBlockMatmul, subgroupMatmul, TILED_MATMUL, tiledMatmul, tiledVec4Fits } from './wgsl_template';
 
 /** Invocations per workgroup (a 1-D launch over the blocks of C). */
 const WG = 64;
@@ -44,9 +46,9 @@ export const matmulDef: KernelDef = {
   ],
 };
 
-export type MatmulVariant = 'blocked' | 'scalar' | 'tiled';
+export type MatmulVariant = 'blocked' | 'scalar' | 'tiled' | 'subgroup';
 /** The forms, today's (the fallback) first. */
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'scalar', 'tiled'];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'scalar', 'tiled', 'subgroup'];
 
 /**
  * The written-out register block. GFLOP per CPU-second on SwiftShader (Node over Dawn, 2 shared cores,
@@ -58,12 +60,30 @@ export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['blocked', 'scalar', '
  */
 const SCALAR_BLOCK = { tm: 8, tn: 8 } as const;
 
-/** One pipeline source of a form: 'tiled4' is the tiled form's vec4-load flavour. */
-export type MatmulForm = 'blocked' | 'scalar' | 'tiled' | 'tiled4';
+/**
+ * The subgroup form's tile: 16 rows per subgroup, 8 columns per invocation. GFLOP/s on lavapipe
+ * (Node over Dawn, 2 cores, one run, blocked 16x8 alongside at 12.1-12.9), rows x columns per lane:
+ * 16x8 18.7-22.5 (compile 0.4-2 s), 24x8 21.7 (3.1 s), 16x12 20.8 (3.5 s), 16x16 20.0 (8.6 s),
+ * 32x4 17.8, 8x16 16.5, 32x8 15.1 (8.5 s); loading op(A) for 2 or 4 k-steps at once and
+ * broadcasting those: 12.9-17.1. One subgroup per workgroup (8 invocations) against 8 per workgroup:
+ * 20.6 against 21.8 at 1024^3, 20.1 against 17.5 on 100x800x500.
+ */
+const SUBGROUP_TILE = { tm: 16, tn: 8 } as const;
 
-/** The KernelDef of each form (same bindings and uniforms as matmulDef; the source differs). */
-export function matmulFormDef(form: MatmulForm): KernelDef {
+/** One pipeline source of a form: 'tiled4' is the tiled form's vec4-load flavour. */
+export type MatmulForm = 'blocked' | 'scalar' | 'tiled' | 'tiled4' | 'subgroup';
+
+/**
+ * The KernelDef of each form (same bindings and uniforms as matmulDef; the source differs). The
+ * subgroup form is written for a subgroup size (Gpu.subgroupSize).
+ */
+export function matmulFormDef(form: MatmulForm, subgroupSize: number | null = null): KernelDef {
   switch (form) {
+    case 'subgroup': {
+      if (!subgroupSize) throw new Error("matmul: the 'subgroup' form needs a device with a fixed subgroup size (Gpu.subgroupSize)");
+      const { tm, tn } = SUBGROUP_TILE;
+      return { ...matmulDef, name: `matmul_subgroup_${tm}x${tn}_sg${subgroupSize}`, source: subgroupMatmul({ tm, tn, sg: subgroupSize }), generated: true, enables: ['subgroups'] };
+    }
     case 'blocked':
       return matmulDef;
     case 'scalar':
@@ -75,14 +95,25 @@ export function matmulFormDef(form: MatmulForm): KernelDef {
   }
 }
 
-/** Block of C per invocation (register forms) or per workgroup (tiled), and the workgroup size. */
-export const MATMUL_VARIANT_TILING: Readonly<Record<MatmulVariant, { blockM: number; blockN: number; workgroup: number }>> = {
-  blocked: MATMUL_TILING,
-  scalar: { blockM: SCALAR_BLOCK.tm, blockN: SCALAR_BLOCK.tn, workgroup: WG },
-  tiled: { blockM: TILED_MATMUL.tileM, blockN: TILED_MATMUL.tileN, workgroup: TILED_MATMUL.threadsX * TILED_MATMUL.threadsY },
-};
+/**
+ * Block of C per invocation (register forms), per workgroup (tiled) or per subgroup (subgroup, whose
+ * columns and workgroup are multiples of the subgroup size: here for a subgroup of 1), and the
+ * workgroup size.
+ */
+export function matmulVariantTiling(variant: MatmulVariant, subgroupSize = 1): { blockM: number; blockN: number; workgroup: number } {
+  switch (variant) {
+    case 'blocked':
+      return MATMUL_TILING;
+    case 'scalar':
+      return { blockM: SCALAR_BLOCK.tm, blockN: SCALAR_BLOCK.tn, workgroup: WG };
+    case 'tiled':
+      return { blockM: TILED_MATMUL.tileM, blockN: TILED_MATMUL.tileN, workgroup: TILED_MATMUL.threadsX * TILED_MATMUL.threadsY };
+    case 'subgroup':
+      return { blockM: SUBGROUP_TILE.tm, blockN: SUBGROUP_TILE.tn * subgroupSize, workgroup: subgroupSize };
+  }
+}
 
-const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'] };
+const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'], subgroup: ['subgroup'] };
 
 const TUNE_SHAPES: MatmulShape[] = [
   { m: 100, n: 256, k: 320 },
@@ -97,10 +128,11 @@ const TUNE_SHAPES: MatmulShape[] = [
 export const MATMUL_FORMS: KernelForms<MatmulVariant, MatmulShape, Matmul, { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = {
   kernel: 'matmul',
   variants: MATMUL_VARIANTS,
-  defs: (v) => FORMS[v].map(matmulFormDef),
+  defs: (v, gpu) => FORMS[v].map((f) => matmulFormDef(f, gpu?.subgroupSize ?? null)),
   // The tiled form measured 3-30x slower than the register forms on lavapipe and SwiftShader, and
   // SwiftShader takes 5-10 s of CPU to compile it.
-  cpuCandidates: ['blocked', 'scalar'],
+  cpuCandidates: ['blocked', 'scalar', 'subgroup'],
+  available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   tuneShapes: TUNE_SHAPES,
   describeShape: (s) => `${s.m}x${s.n}x${s.k}`,
   operands: (s, make) => ({ a: make('tune.a', s.m * s.k, true), b: make('tune.b', s.k * s.n, true), c: make('tune.c', s.m * s.n, false) }),
@@ -169,6 +201,7 @@ export class Matmul {
     }
     if (!MATMUL_VARIANTS.includes(options.variant)) throw new Error(`matmul: unknown variant "${options.variant}" (expected ${MATMUL_VARIANTS.join(', ')})`);
     if (opts.variant === undefined) options.variant = await chooseMatmulVariant(gpu);
+    checkFormAvailable(gpu, MATMUL_FORMS, options.variant);
     const constants = {
       WG,
       TRANS_A: options.transA ? 1 : 0,
@@ -176,7 +209,7 @@ export class Matmul {
       EPILOGUE: EPILOGUE_CODE[options.epilogue],
       K_SCALE: options.kScale ? 1 : 0,
     };
-    const kernels = await Promise.all(MATMUL_FORMS.defs(options.variant).map((def) => Kernel.load(gpu, def, constants)));
+    const kernels = await Promise.all(MATMUL_FORMS.defs(options.variant, gpu).map((def) => Kernel.load(gpu, def, constants)));
     return new Matmul(gpu, kernels, options);
   }
 
@@ -213,9 +246,11 @@ export class Matmul {
       const kernel = this.kernels[tiledVec4Fits(shape, this.options.transA, this.options.transB) ? 1 : 0];
       return kernel.plan(label, resources, { m, n, k }, [Math.ceil(n / tileN), Math.ceil(m / tileM), 1]);
     }
-    const { blockM, blockN } = MATMUL_VARIANT_TILING[variant];
+    const { blockM, blockN, workgroup } = matmulVariantTiling(variant, this.gpu.subgroupSize ?? 1);
     const blocks = Math.ceil(m / blockM) * Math.ceil(n / blockN);
-    return this.kernels[0].plan(label, resources, { m, n, k }, workgroups1d(this.gpu, blocks, WG));
+    // Register forms: one block per invocation; the subgroup form: one tile per workgroup.
+    const invocations = variant === 'subgroup' ? blocks * workgroup : blocks;
+    return this.kernels[0].plan(label, resources, { m, n, k }, workgroups1d(this.gpu, invocations, workgroup));
   }
 
   private checkSize(label: string, name: string, ref: BufferRef, needed: number, shape: string): void {

@@ -55,6 +55,17 @@ function matmulInterface(elemAB: 'f32' | 'vec4f'): string[] {
   ];
 }
 
+/** Offset of row r of op(A) at kk = 0, and of column j of op(B). */
+const MATMUL_OPERAND_BASES: string[] = [
+  '// Offset of row r of op(A) at kk = 0, and of column j of op(B).',
+  'fn a_row_base(r: u32) -> u32 {',
+  '  return select(r * params.k, r, TRANS_A);',
+  '}',
+  'fn b_col_base(j: u32) -> u32 {',
+  '  return select(j, j * params.k, TRANS_B);',
+  '}',
+];
+
 /**
  * store4(r, col, v): the epilogue for C[r, col .. col + 3] = v (bias, ReLU), storing the elements
  * inside C only. Bias columns past N are clamped (those elements are never stored).
@@ -147,13 +158,7 @@ export function registerBlockMatmul({ tm, tn }: RegisterBlockOptions): string {
     '// C = op(A)·diag(s)·op(B) (+ bias) (ReLU) with the block of C in named registers (see that file).',
     ...matmulInterface('f32'),
     '',
-    '// Offset of row r of op(A) at kk = 0, and of column j of op(B).',
-    'fn a_row_base(r: u32) -> u32 {',
-    '  return select(r * params.k, r, TRANS_A);',
-    '}',
-    'fn b_col_base(j: u32) -> u32 {',
-    '  return select(j, j * params.k, TRANS_B);',
-    '}',
+    ...MATMUL_OPERAND_BASES,
     '',
     ...STORE4,
     '',
@@ -297,6 +302,109 @@ export function tiledVec4Fits(shape: { m: number; n: number; k: number }, transA
   return aRun % 4 === 0 && bRun % 4 === 0;
 }
 
+// ---- subgroup forms: uniform operands loaded once per subgroup and broadcast -----------------------
+//
+// A value every invocation of a subgroup needs (a row of op(A) shared by the subgroup's block, a
+// filter tap of a channel block) would otherwise be loaded by every invocation. On lavapipe (Mesa
+// 25.0) each storage-buffer load is expanded lane by lane, with a bounds check and a branch per lane,
+// even when all lanes read the same address, and those expansions are most of a register-blocked
+// kernel's instructions (seen in the JIT's assembly, GALLIVM_DEBUG=asm). In a subgroup form the lanes
+// instead load `sg` different values with one load, and subgroupBroadcast hands each to every lane:
+// a shuffle in registers. The broadcast lane must be a constant, so these kernels are written out
+// here for the device's fixed subgroup size (Gpu.subgroupSize), and every lane must reach every
+// broadcast: there is no early return, only clamped reads and guarded stores.
+
+/**
+ * The broadcasts of `count` uniform values spread over ceil(count / sg) per-lane loads: value f is
+ * lane f % sg of load floor(f / sg), i.e. `let <name>_<f> = subgroupBroadcast(<loaded>_<p>, <lane>u);`.
+ */
+function broadcasts(count: number, sg: number, name: string, loaded: string): string[] {
+  return range(count).map((f) => `let ${name}_${f} = subgroupBroadcast(${loaded}_${Math.floor(f / sg)}, ${f % sg}u);`);
+}
+
+export interface SubgroupMatmulOptions {
+  /** Rows of C per subgroup, shared by its lanes (their op(A) values are broadcast). */
+  tm: number;
+  /** Columns of C per invocation, consecutive; a subgroup covers sg * tn columns. */
+  tn: number;
+  /** The device's subgroup size (Gpu.subgroupSize): also the workgroup size. */
+  sg: number;
+}
+
+/**
+ * C = op(A)·diag(s)·op(B) (+ bias) (ReLU) with one subgroup per workgroup owning a tm x (sg * tn)
+ * tile of C: every invocation the same tm rows and its own tn consecutive columns, in named f32
+ * accumulators. Per k-step each invocation loads ceil(tm / sg) elements of op(A)'s column (rows
+ * row0 + lane, row0 + sg + lane, ...) and broadcasts them, and loads its tn elements of op(B)'s row:
+ * ceil(tm / sg) + tn loads per tm * tn multiply-adds, against tm + tn in the register-block forms.
+ * Tiles are numbered row-major over C, one per workgroup (1-D launch, folded over y). Rows and
+ * columns past the edge read the last valid one and are never stored; the k-sum runs in ascending k.
+ */
+export function subgroupMatmul({ tm, tn, sg }: SubgroupMatmulOptions): string {
+  checkPositive('tm', tm);
+  checkPositive('tn', tn);
+  checkPositive('sg', sg);
+  const rows = range(tm);
+  const cols = range(tn);
+  const loads = range(Math.ceil(tm / sg));
+  const kStep: string[] = [
+    ...loads.map((p) => `let av_${p} = a[ra_${p} + kk * a_step];`),
+    'let bo = kk * b_step;',
+    ...cols.map((j) => `var b_${j} = b[cb_${j} + bo];`),
+    'if (K_SCALE) {',
+    '  let s = kscale[kk];',
+    ...cols.map((j) => `  b_${j} *= s;`),
+    '}',
+    ...broadcasts(tm, sg, 'a', 'av'),
+    ...rows.flatMap((i) => cols.map((j) => `acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`)),
+  ];
+  const main = [
+    `@compute @workgroup_size(${sg})`,
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {',
+    '  let M = params.m;',
+    '  let N = params.n;',
+    '  let K = params.k;',
+    '  let tile = wid.x + wid.y * nwg.x;',
+    `  let tiles_n = ceil_div(N, ${sg * tn}u);`,
+    `  let row0 = (tile / tiles_n) * ${tm}u;`,
+    `  let col0 = (tile % tiles_n) * ${sg * tn}u + lane * ${tn}u;`,
+    '  // This lane\'s share of op(A)\'s rows (broadcast to the subgroup each k-step) and its own columns',
+    '  // of op(B); past the edge the last valid one.',
+    '  let a_step = select(1u, M, TRANS_A);',
+    '  let b_step = select(N, 1u, TRANS_B);',
+    ...loads.map((p) => `  let ra_${p} = a_row_base(min(row0 + ${p * sg}u + lane, M - 1u));`),
+    ...cols.map((j) => `  let cb_${j} = b_col_base(min(col0 + ${j}u, N - 1u));`),
+    ...rows.flatMap((i) => cols.map((j) => `  var acc_${i}_${j} = 0.0;`)),
+    '  for (var kk = 0u; kk < K; kk++) {',
+    ...indent(kStep, 2),
+    '  }',
+    ...cols.flatMap((j) => [
+      `  if (col0 + ${j}u < N) {`,
+      `    let bias_${j} = select(0.0, bias[min(col0 + ${j}u, N - 1u)], EPILOGUE >= 1u);`,
+      ...rows.map((i) => `    store1(row0 + ${i}u, col0 + ${j}u, acc_${i}_${j} + bias_${j});`),
+      '  }',
+    ]),
+    '}',
+  ];
+  return [
+    `// Generated by subgroupMatmul({ tm: ${tm}, tn: ${tn}, sg: ${sg} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    '// C = op(A)·diag(s)·op(B) (+ bias) (ReLU), op(A) broadcast across a subgroup (see that file).',
+    ...matmulInterface('f32'),
+    '',
+    ...MATMUL_OPERAND_BASES,
+    '',
+    '// C[r, col] = v (bias added), then ReLU when EPILOGUE is 2; rows past M are not stored.',
+    'fn store1(r: u32, col: u32, v: f32) {',
+    '  if (r < params.m) {',
+    '    c[r * params.n + col] = select(v, max(v, 0.0), EPILOGUE == 2u);',
+    '  }',
+    '}',
+    '',
+    ...main,
+    '',
+  ].join('\n');
+}
+
 // ---- shared by the written-out convolution blocks ------------------------------------------------
 
 /** `vec4f(<name>_<4q>, ..., <name>_<4q+3>)`: quad q of a block held in named scalars. */
@@ -317,6 +425,39 @@ function blockTerm(channels: number[], quads: number[], scalar: (i: number) => s
   ];
 }
 
+/**
+ * One filter tap of a channel block (`bk` channels): each channel's filter value at `offset` from its
+ * base times the block's values (named <values>_<j>), into acc_<i>_<q>. The register-block forms load
+ * w[wb_<i> + offset] per channel; the subgroup form (sg set) loads w[wl_<p> + offset] once per
+ * ceil(bk / sg) lanes' worth of channels and broadcasts (bases from channelBases).
+ */
+function filterTap(bk: number, quads: number[], sg: number | undefined, offset: string, values: string, quadName: string): string[] {
+  const ch = range(bk);
+  if (sg === undefined) return blockTerm(ch, quads, (i) => `w[wb_${i} + ${offset}]`, 'w', values, quadName);
+  return [
+    ...range(Math.ceil(bk / sg)).map((p) => `let wv_${p} = w[wl_${p} + ${offset}];`),
+    ...blockTerm(ch, quads, (i) => `subgroupBroadcast(wv_${Math.floor(i / sg)}, ${i % sg}u)`, 'w', values, quadName),
+  ];
+}
+
+/**
+ * Where each channel's filter values start: channel first + i (clamped to the last real one, limit - 1)
+ * times `stride`, as wb_<i> per channel, or in the subgroup form as wl_<p> for this lane's channel
+ * first + p * sg + lane.
+ */
+function channelBases(bk: number, sg: number | undefined, first: string, limit: string, stride: string): string[] {
+  if (sg === undefined) return range(bk).map((i) => `let wb_${i} = min(${first} + ${i}u, ${limit} - 1u) * ${stride};`);
+  return range(Math.ceil(bk / sg)).map((p) => `let wl_${p} = min(${first} + ${p * sg}u + lane, ${limit} - 1u) * ${stride};`);
+}
+
+/**
+ * Past the last of `blocks` blocks: the register-block forms return; a subgroup form (whose lanes must
+ * all reach every broadcast) computes the last block again with `live` false, and stores nothing.
+ */
+function lastBlock(sg: number | undefined, index: string, blocks: string): string[] {
+  return sg === undefined ? [`if (${index} >= ${blocks}) {`, '  return;', '}'] : [`live = ${index} < ${blocks};`, `${index} = min(${index}, ${blocks} - 1u);`];
+}
+
 // ---- conv2d forward: register block in named variables -----------------------------------------
 
 export interface ConvForwardBlockOptions {
@@ -324,6 +465,12 @@ export interface ConvForwardBlockOptions {
   bk: number;
   /** Output positions per invocation, a multiple of 4 (held as bm / 4 vec4s per channel). */
   bm: number;
+  /**
+   * The subgroup form, for this subgroup size: each filter tap of the channel block is loaded
+   * ceil(bk / sg) times per invocation (channel k0 + p * sg + lane) and broadcast, instead of bk
+   * times. The channel block is uniform across the workgroup, so any split into subgroups works.
+   */
+  sg?: number;
 }
 
 /**
@@ -334,19 +481,18 @@ export interface ConvForwardBlockOptions {
  * offsets of the general path. The wrapper appends conv2d_forward_io.wgsl (bindings, overrides,
  * row_path(), load_x()) and conv2d_params.wgsl, as it does for the hand-written form.
  */
-export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions): string {
+export function registerBlockConv2dForward({ bk, bm, sg }: ConvForwardBlockOptions): string {
   checkPositive('bk', bk);
   checkPositive('bm', bm, 4);
+  if (sg !== undefined) checkPositive('sg', sg);
   const ch = range(bk);
   const pos = range(bm);
   const quads = range(bm / 4);
   // One filter tap: the block's bm input values (named <xs>_<j>) times each channel's filter value.
-  const tap = (wIndex: (i: number) => string, xs: string) => blockTerm(ch, quads, (i) => `w[${wIndex(i)}]`, 'w', xs, 'xq');
+  const tap = (offset: string, xs: string) => filterTap(bk, quads, sg, offset, xs, 'xq');
   const rowPath = [
     `let qblocks = ceil_div(params.Q, ${bm}u);`,
-    'if (mb >= params.N * params.P * qblocks) {',
-    '  return;',
-    '}',
+    ...lastBlock(sg, 'mb', 'params.N * params.P * qblocks'),
     'let row = mb / qblocks;',
     `let q0 = (mb - row * qblocks) * ${bm}u;`,
     'let n = row / params.P;',
@@ -363,7 +509,7 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     ...pos.map((j) => `    var x_${j} = load_x(x_c, iw0, ${j}u, row_ok);`),
     '    let w_off = c * RS + r * params.S;',
     '    for (var s = 0u; s < params.S; s++) {',
-    ...indent(tap((i) => `wb_${i} + w_off + s`, 'x'), 3),
+    ...indent(tap('w_off + s', 'x'), 3),
     ...pos.slice(0, -1).map((j) => `      x_${j} = x_${j + 1};`),
     `      x_${bm - 1} = load_x(x_c, iw0, ${bm}u + s, row_ok);`,
     '    }',
@@ -374,9 +520,7 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
   // named variables: with 3 x bm more values live across the loops SwiftShader's compiler took 40 s.
   const generalPath = [
     'let M = params.N * PQ;',
-    `if (mb >= ceil_div(M, ${bm}u)) {`,
-    '  return;',
-    '}',
+    ...lastBlock(sg, 'mb', `ceil_div(M, ${bm}u)`),
     `let m0 = mb * ${bm}u;`,
     '// Positions past M are computed on a clamped position and never stored.',
     `var xb: array<u32, ${bm}>;`,
@@ -409,7 +553,7 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     '        xv[j] = select(0.0, x[x_off[j] + c * HW], inside[j]);',
     '      }',
     ...pos.map((j) => `      let xv_${j} = xv[${j}];`),
-    ...indent(tap((i) => `wb_${i} + c * RS + tap`, 'xv'), 3),
+    ...indent(tap('c * RS + tap', 'xv'), 3),
     '    }',
     '  }',
     '}',
@@ -434,8 +578,8 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     '}',
   ]);
   return [
-    `// Generated by registerBlockConv2dForward({ bk: ${bk}, bm: ${bm} }) in src/kernels/wgsl_template.ts: do not edit.`,
-    '// y = conv(x, w) (+ bias) (ReLU), the block of y written out in named registers (see that file).',
+    `// Generated by registerBlockConv2dForward({ bk: ${bk}, bm: ${bm}${sg === undefined ? '' : `, sg: ${sg}`} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    `// y = conv(x, w) (+ bias) (ReLU), the block of y written out in named registers${sg === undefined ? '' : ', the filter broadcast across subgroups'} (see that file).`,
     'const NO_OUTPUT = 0xffffffffu;',
     '',
     '// Where output position j of block mb starts in y (channel 0), or NO_OUTPUT past the end.',
@@ -455,16 +599,17 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     '}',
     '',
     '@compute @workgroup_size(WG)',
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${sg === undefined ? '' : ', @builtin(subgroup_invocation_id) lane: u32'}) {`,
     '  let PQ = params.P * params.Q;',
     '  let HW = params.H * params.W;',
     '  let RS = params.R * params.S;',
     '  let CRS = params.C * RS;',
     '  let pad = i32(params.pad);',
-    '  let mb = (wid.x + wid.z * nwg.x) * WG + lid;',
+    `  ${sg === undefined ? 'let' : 'var'} mb = (wid.x + wid.z * nwg.x) * WG + lid;`,
+    ...(sg === undefined ? [] : ['  var live = true;']),
     '  // Channels past K read the last real filter and are never stored.',
     `  let k0 = wid.y * ${bk}u;`,
-    ...ch.map((i) => `  let wb_${i} = min(k0 + ${i}u, params.K - 1u) * CRS;`),
+    ...indent(channelBases(bk, sg, 'k0', 'params.K', 'CRS'), 1),
     ...ch.flatMap((i) => quads.map((q) => `  var acc_${i}_${q} = vec4f(0.0);`)),
     '  if (row_path()) {',
     ...indent(rowPath, 2),
@@ -473,7 +618,7 @@ export function registerBlockConv2dForward({ bk, bm }: ConvForwardBlockOptions):
     '  }',
     '  // Output position j of the block is y[yb_j + k * PQ], stored when ok_j (found after the loops, so',
     '  // that these are not live across them).',
-    ...pos.flatMap((j) => [`  let yb_${j} = out_base(mb, ${j}u);`, `  let ok_${j} = yb_${j} != NO_OUTPUT;`]),
+    ...pos.flatMap((j) => [`  let yb_${j} = out_base(mb, ${j}u);`, `  let ok_${j} = yb_${j} != NO_OUTPUT${sg === undefined ? '' : ' && live'};`]),
     ...indent(epilogue, 1),
     '}',
     '',
@@ -487,6 +632,11 @@ export interface ConvBackwardDataBlockOptions {
   bc: number;
   /** Input positions per invocation, a multiple of 4 (held as bm / 4 vec4s per channel). */
   bm: number;
+  /**
+   * The subgroup form, for this subgroup size: each filter tap of the channel block is loaded
+   * ceil(bc / sg) times per invocation and broadcast (see registerBlockConv2dForward).
+   */
+  sg?: number;
 }
 
 /**
@@ -496,16 +646,24 @@ export interface ConvBackwardDataBlockOptions {
  * each position's offsets in small arrays, as the forward form does (named, they made SwiftShader's
  * compile take tens of seconds). The wrapper appends conv2d_backward_data_io.wgsl and conv2d_params.wgsl.
  */
-export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBlockOptions): string {
+export function registerBlockConv2dBackwardData({ bc, bm, sg }: ConvBackwardDataBlockOptions): string {
   checkPositive('bc', bc);
   checkPositive('bm', bm, 4);
+  if (sg !== undefined) checkPositive('sg', sg);
   const ch = range(bc);
   const pos = range(bm);
   const quads = range(bm / 4);
   // One tap: each channel's filter value times the block's bm dy values (named <gs>_<j>).
-  const tap = (wIndex: (i: number) => string, gs: string) => blockTerm(ch, quads, (i) => `w[${wIndex(i)}]`, 'w', gs, 'gq');
+  const tap = (offset: string, gs: string) => filterTap(bc, quads, sg, offset, gs, 'gq');
+  // A bound of a loop over taps: per invocation, or in the subgroup form the subgroup's widest, so
+  // that its lanes run the broadcasts together (taps outside an invocation's own range add zeros).
+  const widest = (op: 'Min' | 'Max', v: string) => (sg === undefined ? v : `subgroup${op}(${v})`);
+  // The subgroup form's functions call subgroup builtins under those subgroup-uniform bounds, which
+  // WGSL's uniformity analysis (workgroup scope) cannot see.
+  const attributes = sg === undefined ? [] : ['@diagnostic(off, subgroup_uniformity)'];
+  const live = sg === undefined ? [] : ['var live = true;'];
   const prologue = [
-    ...ch.map((i) => `let wb_${i} = min(c0 + ${i}u, params.C - 1u) * RS;`),
+    ...channelBases(bc, sg, 'c0', 'params.C', 'RS'),
     ...ch.flatMap((i) => quads.map((q) => `var acc_${i}_${q} = vec4f(0.0);`)),
   ];
   // Stores of channel i: position j goes to dx[base(j) + c * HW] when ok(j).
@@ -516,13 +674,17 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
       ...quads.flatMap((q) =>
         range(4).flatMap((e) => {
           const j = 4 * q + e;
-          return [`  if (${ok(j)}) {`, `    dx[${base(j)} + c_off] = acc_${i}_${q}.${'xyzw'[e]};`, '  }'];
+          return [`  if (${ok(j)}${sg === undefined ? '' : ' && live'}) {`, `    dx[${base(j)} + c_off] = acc_${i}_${q}.${'xyzw'[e]};`, '  }'];
         }),
       ),
       '}',
     ]);
+  const channelArgs = sg === undefined ? 'c0: u32' : 'c0: u32, lane: u32';
   const rowMain = [
-    'fn row_main(mb: u32, c0: u32) {',
+    ...attributes,
+    `fn row_main(${sg === undefined ? 'mb' : 'block'}: u32, ${channelArgs}) {`,
+    ...(sg === undefined ? [] : ['  var mb = block;']),
+    ...indent(live, 1),
     '  let HW = params.H * params.W;',
     '  let PQ = params.P * params.Q;',
     '  let KPQ = params.K * PQ;',
@@ -531,9 +693,7 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '  let pad = i32(params.pad);',
     `  let wblocks = ceil_div(params.W, ${bm}u);`,
     '  let per_h = params.N * wblocks;',
-    '  if (mb >= params.H * per_h) {',
-    '    return;',
-    '  }',
+    ...indent(lastBlock(sg, 'mb', 'params.H * per_h'), 1),
     '  let h = mb / per_h;',
     '  let rem = mb - h * per_h;',
     '  let n = rem / wblocks;',
@@ -541,23 +701,24 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     ...indent(prologue, 1),
     '  // Filter rows with a valid dy row: 0 <= h + pad - r < P.',
     '  let hp = i32(h) + pad;',
-    '  let r_begin = u32(max(0, hp - i32(params.P) + 1));',
-    '  let r_end = u32(clamp(hp + 1, 0, i32(params.R)));',
+    `  let r_begin = ${widest('Min', 'u32(max(0, hp - i32(params.P) + 1))')};`,
+    `  let r_end = ${widest('Max', 'u32(clamp(hp + 1, 0, i32(params.R)))')};`,
     '  let q_first = i32(w0) + pad;',
     '  for (var r = r_begin; r < r_end; r++) {',
     '    let p = hp - i32(r);',
+    `    let row_ok = ${sg === undefined ? 'true' : 'p >= 0 && p < i32(params.P)'};`,
     '    for (var k = 0u; k < params.K; k++) {',
     '      let row_off = i32(n * KPQ + k * PQ) + p * i32(params.Q);',
     '      // win_j = dy column q_first + j - s at tap s: shifted right by one column per tap.',
-    ...pos.map((j) => `      var win_${j} = load_dy(row_off, q_first + ${j}, true);`),
+    ...pos.map((j) => `      var win_${j} = load_dy(row_off, q_first + ${j}, row_ok);`),
     '      let w_off = k * CRS + r * params.S;',
     '      for (var s = 0u; s < params.S; s++) {',
-    ...indent(tap((i) => `wb_${i} + w_off + s`, 'win'), 4),
+    ...indent(tap('w_off + s', 'win'), 4),
     ...pos
       .slice(1)
       .reverse()
       .map((j) => `        win_${j} = win_${j - 1};`),
-    '        win_0 = load_dy(row_off, q_first - i32(s) - 1, true);',
+    '        win_0 = load_dy(row_off, q_first - i32(s) - 1, row_ok);',
     '      }',
     '    }',
     '  }',
@@ -572,12 +733,13 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '}',
   ];
   const generalMain = [
-    'fn general_main(t: u32, c0: u32) {',
+    ...attributes,
+    `fn general_main(${sg === undefined ? 't' : 'block'}: u32, ${channelArgs}) {`,
+    ...(sg === undefined ? [] : ['  var t = block;']),
+    ...indent(live, 1),
     '  let HW = params.H * params.W;',
     '  let M = params.N * HW;',
-    `  if (t >= ceil_div(M, ${bm}u)) {`,
-    '    return;',
-    '  }',
+    ...indent(lastBlock(sg, 't', `ceil_div(M, ${bm}u)`), 1),
     `  let m0 = t * ${bm}u;`,
     '  let PQ = params.P * params.Q;',
     '  let KPQ = params.K * PQ;',
@@ -613,10 +775,10 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '    w_lo = min(w_lo, wp[j]);',
     '    w_hi = max(w_hi, wp[j]);',
     '  }',
-    '  let r_begin = u32(max(0, h_lo - (P - 1) * stride));',
-    '  let r_end = min(params.R, u32(h_hi) + 1u);',
-    '  let s_begin = u32(max(0, w_lo - (Q - 1) * stride));',
-    '  let s_end = min(params.S, u32(w_hi) + 1u);',
+    `  let r_begin = ${widest('Min', 'u32(max(0, h_lo - (P - 1) * stride))')};`,
+    `  let r_end = ${widest('Max', 'min(params.R, u32(h_hi) + 1u)')};`,
+    `  let s_begin = ${widest('Min', 'u32(max(0, w_lo - (Q - 1) * stride))')};`,
+    `  let s_end = ${widest('Max', 'min(params.S, u32(w_hi) + 1u)')};`,
     '  for (var r = r_begin; r < r_end; r++) {',
     '    for (var s = s_begin; s < s_end; s++) {',
     `      var dy_off: array<u32, ${bm}>;`,
@@ -634,7 +796,7 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '        any_hit = any_hit || ok;',
     '        dy_off[j] = select(0u, dy_base[j] + u32(p) * params.Q + u32(q), ok);',
     '      }',
-    '      if (!any_hit) {',
+    `      if (!${sg === undefined ? 'any_hit' : 'subgroupAny(any_hit)'}) {`,
     '        continue;',
     '      }',
     '      let tap = r * params.S + s;',
@@ -644,7 +806,7 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '          g[j] = select(0.0, dy[dy_off[j] + k * PQ], hit[j]);',
     '        }',
     ...pos.map((j) => `        let g_${j} = g[${j}];`),
-    ...indent(tap((i) => `k * CRS + wb_${i} + tap`, 'g'), 4),
+    ...indent(tap('k * CRS + tap', 'g'), 4),
     '      }',
     '    }',
     '  }',
@@ -658,16 +820,16 @@ export function registerBlockConv2dBackwardData({ bc, bm }: ConvBackwardDataBloc
     '}',
   ];
   return [
-    `// Generated by registerBlockConv2dBackwardData({ bc: ${bc}, bm: ${bm} }) in src/kernels/wgsl_template.ts: do not edit.`,
-    '// dx = the gradient of conv(x, w) with respect to x, the block of dx written out in named registers.',
+    `// Generated by registerBlockConv2dBackwardData({ bc: ${bc}, bm: ${bm}${sg === undefined ? '' : `, sg: ${sg}`} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    `// dx = the gradient of conv(x, w) with respect to x, the block of dx written out in named registers${sg === undefined ? '' : ', the filter broadcast across subgroups'}.`,
     '@compute @workgroup_size(WG)',
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${sg === undefined ? '' : ', @builtin(subgroup_invocation_id) lane: u32'}) {`,
     '  let mb = (wid.x + wid.z * nwg.x) * WG + lid;',
     `  let c0 = wid.y * ${bc}u;`,
     '  if (row_path()) {',
-    '    row_main(mb, c0);',
+    `    row_main(mb, ${sg === undefined ? 'c0' : 'c0, lane'});`,
     '  } else {',
-    '    general_main(mb, c0);',
+    `    general_main(mb, ${sg === undefined ? 'c0' : 'c0, lane'});`,
     '  }',
     '}',
     '',
@@ -685,6 +847,12 @@ export interface ConvBackwardFilterBlockOptions {
   bk: number;
   /** Consecutive (c, r, s) columns of the filter per invocation, a multiple of 4 (bj / 4 vec4s per filter). */
   bj: number;
+  /**
+   * The subgroup form, for this subgroup size: the filter block comes from workgroup_id.y (uniform
+   * across the workgroup) and each (weighted) dy value of the block is loaded ceil(bk / sg) times per
+   * invocation and broadcast, instead of bk times.
+   */
+  sg?: number;
 }
 
 /**
@@ -699,14 +867,23 @@ export interface ConvBackwardFilterBlockOptions {
  * across every loop. The wrapper appends conv2d_backward_filter_io.wgsl, conv2d_filter_tap.wgsl and
  * conv2d_params.wgsl.
  */
-export function registerBlockConv2dBackwardFilter({ bk, bj }: ConvBackwardFilterBlockOptions): string {
+export function registerBlockConv2dBackwardFilter({ bk, bj, sg }: ConvBackwardFilterBlockOptions): string {
   checkPositive('bk', bk);
   checkPositive('bj', bj, 4);
+  if (sg !== undefined) checkPositive('sg', sg);
   const filters = range(bk);
   const cols = range(bj);
   const quads = range(bj / 4);
-  // One output position (p, q): the block's bj input values (named xv_<j>) times each filter's dy value.
-  const term = blockTerm(filters, quads, (i) => `e * dy[dy_p + dyc_${i} + q]`, 'g', 'xv', 'xq');
+  // One output position (p, q): the block's bj input values (named xv_<j>) times each filter's
+  // (weighted) dy value: read per filter, or in the subgroup form ceil(bk / sg) times per lane
+  // (filter k0 + p * sg + lane) and broadcast.
+  const term =
+    sg === undefined
+      ? blockTerm(filters, quads, (i) => `e * dy[dy_p + dyc_${i} + q]`, 'g', 'xv', 'xq')
+      : [
+          ...range(Math.ceil(bk / sg)).map((p) => `let gv_${p} = e * dy[dy_p + dyl_${p} + q];`),
+          ...blockTerm(filters, quads, (i) => `subgroupBroadcast(gv_${Math.floor(i / sg)}, ${i % sg}u)`, 'g', 'xv', 'xq'),
+        ];
   const validPath = [
     'for (var p = 0u; p < params.P; p++) {',
     '  let dy_p = dy_n + p * params.Q;',
@@ -749,27 +926,39 @@ export function registerBlockConv2dBackwardFilter({ bk, bj }: ConvBackwardFilter
     ...quads.flatMap((q) =>
       range(4).flatMap((e) => {
         const j = 4 * q + e;
-        return [`  if (j0 + ${j}u < CRS) {`, `    dw[dw_k + ${j}u] = acc_${i}_${q}.${'xyzw'[e]};`, '  }'];
+        return [`  if (j0 + ${j}u < CRS${sg === undefined ? '' : ' && live'}) {`, `    dw[dw_k + ${j}u] = acc_${i}_${q}.${'xyzw'[e]};`, '  }'];
       }),
     ),
     '}',
   ]);
   return [
-    `// Generated by registerBlockConv2dBackwardFilter({ bk: ${bk}, bj: ${bj} }) in src/kernels/wgsl_template.ts: do not edit.`,
-    '// dw = the (per-example weighted) gradient of conv(x, w) with respect to w, the block written out.',
+    `// Generated by registerBlockConv2dBackwardFilter({ bk: ${bk}, bj: ${bj}${sg === undefined ? '' : `, sg: ${sg}`} }) in src/kernels/wgsl_template.ts: do not edit.`,
+    `// dw = the (per-example weighted) gradient of conv(x, w) with respect to w, the block written out${sg === undefined ? '' : ', dy broadcast across subgroups'}.`,
     'override WG: u32 = 64;',
     '',
     '@compute @workgroup_size(WG)',
-    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {',
-    '  let t = linear_index(wid, nwg, lid, WG);',
+    `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32${sg === undefined ? '' : ', @builtin(subgroup_invocation_id) lane: u32'}) {`,
     '  let RS = params.R * params.S;',
     '  let CRS = params.C * RS;',
     `  let j_blocks = ceil_div(CRS, ${bj}u);`,
-    `  if (t >= j_blocks * ceil_div(params.K, ${bk}u)) {`,
-    '    return;',
-    '  }',
-    `  let j0 = (t % j_blocks) * ${bj}u;`,
-    `  let k0 = (t / j_blocks) * ${bk}u;`,
+    ...(sg === undefined
+      ? [
+          '  let t = linear_index(wid, nwg, lid, WG);',
+          `  if (t >= j_blocks * ceil_div(params.K, ${bk}u)) {`,
+          '    return;',
+          '  }',
+          `  let j0 = (t % j_blocks) * ${bj}u;`,
+          `  let k0 = (t / j_blocks) * ${bk}u;`,
+        ]
+      : [
+          '  // Column blocks along x (folded over z), the filter block from workgroup_id.y: uniform across',
+          '  // the workgroup, so its dy values can be broadcast.',
+          '  var t = (wid.x + wid.z * nwg.x) * WG + lid;',
+          '  var live = true;',
+          ...indent(lastBlock(sg, 't', 'j_blocks'), 1),
+          `  let j0 = t * ${bj}u;`,
+          `  let k0 = wid.y * ${bk}u;`,
+        ]),
     '  let H = i32(params.H);',
     '  let W = i32(params.W);',
     '  // Columns past CRS and filters past K are computed on clamped indices and never stored.',
@@ -777,7 +966,7 @@ export function registerBlockConv2dBackwardFilter({ bk, bj }: ConvBackwardFilter
     `  for (var j = 0u; j < ${bj}u; j++) {`,
     '    taps[j] = filter_tap(min(j0 + j, CRS - 1u));',
     '  }',
-    ...filters.map((i) => `  let dyc_${i} = dy_channel(k0 + ${i}u);`),
+    ...(sg === undefined ? filters.map((i) => `  let dyc_${i} = dy_channel(k0 + ${i}u);`) : range(Math.ceil(bk / sg)).map((p) => `  let dyl_${p} = dy_channel(k0 + ${p * sg}u + lane);`)),
     ...filters.flatMap((i) => quads.map((q) => `  var acc_${i}_${q} = vec4f(0.0);`)),
     '  for (var n = 0u; n < params.N; n++) {',
     '    let e = example_weight(n);',

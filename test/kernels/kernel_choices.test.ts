@@ -75,7 +75,7 @@ describe('choosing the matmul variant on a Gpu', () => {
       expect(gpu.describe()).toMatch(/overrides from L2RW_KERNELS: matmul:scalar/);
       process.env.L2RW_KERNELS = 'matmul:fastest';
       const bad = await create({ kernelCache: false });
-      await expect(Matmul.create(bad)).rejects.toThrow(/L2RW_KERNELS: "matmul:fastest" names no variant of matmul \(variants: blocked, scalar, tiled, or auto\)/);
+      await expect(Matmul.create(bad)).rejects.toThrow(/L2RW_KERNELS: "matmul:fastest" names no variant of matmul \(variants: blocked, scalar, tiled, subgroup, or auto\)/);
     } finally {
       if (saved === undefined) delete process.env.L2RW_KERNELS;
       else process.env.L2RW_KERNELS = saved;

@@ -6,6 +6,7 @@ import type { Gpu } from '../../../src/gpu/gpu';
 import type { Measurement } from '../../../src/gpu/kernel_choices';
 import { compareClose, type CloseReport, type Tolerance } from '../../helpers/compare';
 import { pickVariant, TUNE_MARGIN } from '../../../src/kernels/tune';
+import { formAvailable, type KernelForms } from '../../../src/kernels/forms';
 
 export interface KernelCheck {
   /** Unique within its group: the vitest test name and the browser page's result label. */
@@ -196,4 +197,14 @@ export async function assertMeasurement(gpu: Gpu, measure: () => Promise<Measure
   const chosen = timed.find((c) => c.variant === m.variant)!;
   assert(chosen.ms! * (1 - TUNE_MARGIN) <= fastest.ms!, 'the chosen variant is within the margin of the fastest', JSON.stringify(m.candidates));
   return m;
+}
+
+/**
+ * Whether a form of a kernel runs on this device. Where it cannot (a subgroup form without a fixed
+ * subgroup size), what gets checked instead is that forcing it fails with a clear error.
+ */
+export async function formRunsHere<V extends string>(gpu: Gpu, forms: KernelForms<V, any, any, any>, variant: V, create: () => Promise<unknown>): Promise<boolean> {
+  if (formAvailable(gpu, forms, variant)) return true;
+  await assertRejects(create, new RegExp(`the '${variant}' form is not available on this device`), `forcing the ${variant} form of ${forms.kernel} here`);
+  return false;
 }

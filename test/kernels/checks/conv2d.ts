@@ -3,10 +3,10 @@
 // the written-out forms of the forward and data-gradient kernels on every case, bindings at offsets,
 // and the wrappers' argument checks.
 import { isCpuAdapter, type Gpu } from '../../../src/gpu/gpu';
-import { Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
-import { chooseConv2dBackwardFilterVariant, Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_VARIANTS, measureConv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
+import { CONV2D_BACKWARD_DATA_FORMS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../../../src/kernels/conv2d_backward_data';
+import { chooseConv2dBackwardFilterVariant, Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_FORMS, CONV2D_BACKWARD_FILTER_VARIANTS, measureConv2dBackwardFilter } from '../../../src/kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../../src/kernels/conv2d_bias_grad';
-import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
+import { CONV2D_FORWARD_FORMS, CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dEpilogue, type Conv2dForwardVariant, type Conv2dShape } from '../../../src/kernels/conv2d_forward';
 import { runDispatches } from '../../../src/kernels/kernel';
 import { registerBlockConv2dBackwardFilter } from '../../../src/kernels/wgsl_template';
 import { Rng } from '../../../src/util/rng';
@@ -19,7 +19,8 @@ import {
   conv2dOutRef,
   type Conv2dShapeRef,
 } from '../../reference/conv2d';
-import { assert, assertClose, assertEqual, assertMeasurement, assertSame, assertThrows, cpuCheck, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertEqual, assertMeasurement, assertSame, assertThrows, cpuCheck, formRunsHere, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { formAvailable } from '../../../src/kernels/forms';
 
 // fp32 sums of L products of magnitude <= mag: rounding grows like sqrt(L) * mag * 2^-23 for random
 // signs, so atol = 8 sqrt(L) mag 2^-23 covers outputs that cancel towards 0, and rtol 1e-4 covers the
@@ -182,10 +183,10 @@ async function checkBackwardData(
   assertClose(got, conv2dBackwardDataRef(inputs.dy, inputs.w, sh), tol(sh.K * sh.R * sh.S, maxAbs(inputs.dy) * maxAbs(inputs.w)), `${variant} backward data ${name}`);
 }
 
-// The written-out forms (registerBlockConv2dForward, registerBlockConv2dBackwardData) on every case:
-// both paths, every epilogue asked for.
+// The written-out forms (registerBlockConv2dForward, registerBlockConv2dBackwardData, and their
+// subgroup forms where the device runs them) on every case: both paths, every epilogue asked for.
 const variantChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
-  gpuCheck(`scalar forward and data gradient: ${name}: ${label(sh)}`, async (gpu, s) => {
+  gpuCheck(`scalar and subgroup forward and data gradient: ${name}: ${label(sh)}`, async (gpu, s) => {
     const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
     const { P, Q } = conv2dOutputShape(sh);
     const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
@@ -193,8 +194,16 @@ const variantChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [
     const bias = rng.normals(sh.K);
     const dy = rng.normals(sh.N * sh.K * P * Q);
     const bw = s.upload('w', w);
-    await checkForward(gpu, s, name, sh, epilogues, 'scalar', { x, w, bias, bx: s.upload('x', x), bw, bb: s.upload('bias', bias) });
-    await checkBackwardData(gpu, s, name, sh, 'scalar', { dy, w, bdy: s.upload('dy', dy), bw });
+    const forwardInputs = { x, w, bias, bx: s.upload('x', x), bw, bb: s.upload('bias', bias) };
+    await checkForward(gpu, s, name, sh, epilogues, 'scalar', forwardInputs);
+    if (await formRunsHere(gpu, CONV2D_FORWARD_FORMS, 'subgroup', () => Conv2dForward.create(gpu, { variant: 'subgroup' }))) {
+      await checkForward(gpu, s, name, sh, epilogues, 'subgroup', forwardInputs);
+    }
+    const dataInputs = { dy, w, bdy: s.upload('dy', dy), bw };
+    await checkBackwardData(gpu, s, name, sh, 'scalar', dataInputs);
+    if (await formRunsHere(gpu, CONV2D_BACKWARD_DATA_FORMS, 'subgroup', () => Conv2dBackwardData.create(gpu, { variant: 'subgroup' }))) {
+      await checkBackwardData(gpu, s, name, sh, 'subgroup', dataInputs);
+    }
   }),
 );
 
@@ -229,6 +238,7 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
       const tag = weighted ? 'weighted' : 'plain';
       const eMax = weighted ? maxAbs(ex) : 1;
       for (const variant of CONV2D_BACKWARD_FILTER_VARIANTS) {
+        if (!(await formRunsHere(gpu, CONV2D_BACKWARD_FILTER_FORMS, variant, () => Conv2dBackwardFilter.create(gpu, { exWeights: weighted, variant })))) continue;
         const bdw = output(s, `dw.${tag}.${variant}`, nw);
         const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: weighted, variant });
         assertSame(filt.variant, variant, 'the forced variant');
@@ -248,6 +258,11 @@ const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = []
   }),
 );
 
+/** The filter-gradient forms this device runs. */
+function filterForms(gpu: Gpu) {
+  return CONV2D_BACKWARD_FILTER_VARIANTS.filter((v) => formAvailable(gpu, CONV2D_BACKWARD_FILTER_FORMS, v));
+}
+
 export const conv2dChecks: CheckGroup = {
   group: 'conv2d',
   checks: [
@@ -256,7 +271,7 @@ export const conv2dChecks: CheckGroup = {
     ...variantChecks,
 
     gpuCheck('filter gradient: the measurement times every form, names the fastest and frees its buffers; a CPU driver never measures or picks reduce', async (gpu) => {
-      await assertMeasurement(gpu, () => measureConv2dBackwardFilter(gpu), CONV2D_BACKWARD_FILTER_VARIANTS);
+      await assertMeasurement(gpu, () => measureConv2dBackwardFilter(gpu), filterForms(gpu));
       const chosen = await chooseConv2dBackwardFilterVariant(gpu);
       assert(CONV2D_BACKWARD_FILTER_VARIANTS.includes(chosen), 'a form', chosen);
       if (isCpuAdapter(gpu.adapter)) assert(chosen !== 'reduce', 'a CPU driver does not run the reduce form', chosen);
@@ -301,12 +316,13 @@ export const conv2dChecks: CheckGroup = {
       const bw = place('w', w);
       const bdy = place('dy', dy);
       const bex = place('ex', ex);
-      const ys = CONV2D_FORWARD_VARIANTS.map((v) => place(`y.${v}`, new Float32Array(ny).fill(STALE)));
-      const dws = CONV2D_BACKWARD_FILTER_VARIANTS.map((v) => place(`dw.${v}`, new Float32Array(nw).fill(STALE)));
+      const forwardForms = CONV2D_FORWARD_VARIANTS.filter((v) => formAvailable(gpu, CONV2D_FORWARD_FORMS, v));
+      const ys = forwardForms.map((v) => place(`y.${v}`, new Float32Array(ny).fill(STALE)));
+      const dws = filterForms(gpu).map((v) => place(`dw.${v}`, new Float32Array(nw).fill(STALE)));
       const bdb = place('db', new Float32Array(sh.K).fill(STALE));
-      const filts = await Promise.all(CONV2D_BACKWARD_FILTER_VARIANTS.map((variant) => Conv2dBackwardFilter.create(gpu, { exWeights: true, variant })));
+      const filts = await Promise.all(filterForms(gpu).map((variant) => Conv2dBackwardFilter.create(gpu, { exWeights: true, variant })));
       const bgrad = await Conv2dBiasGrad.create(gpu, { exWeights: true });
-      const convs = await Promise.all(CONV2D_FORWARD_VARIANTS.map((variant) => Conv2dForward.create(gpu, { variant })));
+      const convs = await Promise.all(forwardForms.map((variant) => Conv2dForward.create(gpu, { variant })));
       const dispatches = [
         ...convs.map((conv, i) => conv.plan(ref(bx, nx), ref(bw, nw), null, ref(ys[i], ny), sh)),
         ...filts.map((filt, i) => filt.plan(ref(bx, nx), ref(bdy, ny), ref(bex, 3), ref(dws[i], nw), sh)),
@@ -320,11 +336,11 @@ export const conv2dChecks: CheckGroup = {
         return all.subarray(OFF, OFF + n);
       };
       const npq = sh.N * P * Q;
-      for (const [i, v] of CONV2D_FORWARD_VARIANTS.entries()) {
+      for (const [i, v] of forwardForms.entries()) {
         assertClose(await read(ys[i], ny, `y (${v})`), conv2dForwardRef(x, w, null, sh), tol(sh.C * sh.R * sh.S, maxAbs(x) * maxAbs(w)), `${v} forward at offset`);
       }
       const finite = dy.map((v) => (Number.isFinite(v) ? v : 0));
-      for (const [i, v] of CONV2D_BACKWARD_FILTER_VARIANTS.entries()) {
+      for (const [i, v] of filterForms(gpu).entries()) {
         assertClose(await read(dws[i], nw, `dw (${v})`), conv2dBackwardFilterRef(x, dy, sh, ex), tol(npq, maxAbs(finite) * maxAbs(x) * 1.3), `${v} dw at offset`);
       }
       assertClose(await read(bdb, sh.K, 'db'), conv2dBiasGradRef(dy, sh, ex), tol(npq, maxAbs(finite) * 1.3), 'db at offset');
@@ -340,7 +356,7 @@ export const conv2dChecks: CheckGroup = {
       assertThrows(() => plain.plan(b, b, b, b, sh), /takes no bias/, 'a bias for the plain epilogue');
       const fused = await Conv2dForward.create(gpu, { epilogue: 'bias_relu', variant: 'blocked' });
       assertThrows(() => fused.plan(b, b, null, b, sh), /needs a bias/, 'bias_relu without a bias');
-      for (const variant of CONV2D_BACKWARD_FILTER_VARIANTS) {
+      for (const variant of filterForms(gpu)) {
         const filt = await Conv2dBackwardFilter.create(gpu, { exWeights: true, variant });
         assertThrows(() => filt.plan(b, b, null, b, sh), /ex_weight/, `exWeights without ex_weight (${variant})`);
       }
