@@ -44,14 +44,26 @@ const REDUCE_WG = 128;
  *            block written out in named variables, for adapters that keep arrays in memory
  *            (SwiftShader in Node, LeNet at batch 100 with weights: conv1 364 -> 48 ms, conv2
  *            1259 -> 236 ms against blocked; compile 0.8-1.2 s);
- *   subgroup the written-out block with the filter block taken from the workgroup (20 or 25 filters,
+ *   subgroup the written-out block with the filter block taken from the workgroup (10 or 25 filters,
  *            whichever wastes fewer, by 8 columns), each dy value loaded once per subgroup and
  *            broadcast; one subgroup per workgroup (devices with a fixed subgroup size, Gpu.subgroupSize).
+ *            Filters with fewer than SUBGROUP_MIN_COLUMNS columns (c, r, s) run the blocked form's
+ *            kernel instead, which this form also compiles.
  */
 export type Conv2dBackwardFilterVariant = 'blocked' | 'reduce' | 'scalar' | 'subgroup';
 export const CONV2D_BACKWARD_FILTER_VARIANTS: readonly Conv2dBackwardFilterVariant[] = ['blocked', 'reduce', 'scalar', 'subgroup'];
-/** The subgroup form's filter blocks (one pipeline each; the plan picks the one that wastes fewer filters). */
-const SUBGROUP_FILTER_BLOCKS = [20, 25] as const;
+/**
+ * The subgroup form's filter blocks (one pipeline each; the plan picks the one that wastes fewer
+ * filters). 10 rather than 20 for LeNet's conv1 (20 filters): two workgroups, so both cores work.
+ */
+const SUBGROUP_FILTER_BLOCKS = [10, 25] as const;
+/**
+ * Below this many filter columns (c, r, s) the subgroup form runs the blocked kernel: with 8 columns
+ * per invocation, fewer than a subgroup's worth of invocations would have work. On lavapipe LeNet's
+ * conv1 (25 columns, batch 100) took 9.9 ms in the subgroup kernel and 5.1 ms in the blocked one, whose
+ * row path loads x through a register window.
+ */
+const SUBGROUP_MIN_COLUMNS = 64;
 
 export const conv2dBackwardFilterDef: KernelDef = {
   name: 'conv2d_backward_filter',
@@ -75,19 +87,23 @@ export function conv2dBackwardFilterFormDef(variant: Conv2dBackwardFilterVariant
   return { ...conv2dBackwardFilterDef, name: `conv2d_backward_filter_subgroup_${bk}x${BJ}_sg${subgroupSize}`, source, generated: true, enables: ['subgroups'] };
 }
 
-/** The pipelines of a form: one, or the subgroup form's one per filter block. */
+/** The pipelines of a form: one, or the subgroup form's one per filter block and then the blocked kernel. */
 function formDefs(variant: Conv2dBackwardFilterVariant, subgroupSize: number | null): KernelDef[] {
   if (variant !== 'subgroup') return [conv2dBackwardFilterFormDef(variant)];
-  return SUBGROUP_FILTER_BLOCKS.map((bk) => conv2dBackwardFilterFormDef(variant, subgroupSize, bk));
+  return [...SUBGROUP_FILTER_BLOCKS.map((bk) => conv2dBackwardFilterFormDef(variant, subgroupSize, bk)), conv2dBackwardFilterDef];
 }
 
 /**
- * LeNet's conv1 filter gradient at the training batch (a long reduction onto few outputs: the shape
- * that separates the forms) and conv2's at the validation batch.
+ * LeNet's two filter gradients at a batch of 20: in the training step's proportions (conv2's is 5.5x
+ * conv1's work), conv1's a long reduction onto few outputs (the shape that separates the forms on a
+ * GPU). Conv1 at the training batch and conv2 at the validation batch, as before, made conv1 weigh most
+ * and picked the blocked form on lavapipe, where the subgroup form is 1.7x faster on conv2 at batch 100
+ * and 1.2x slower on conv1 (both run on one core: conv1 has 25 filter columns). A batch of 20 costs
+ * SwiftShader's start-up no more than that pair did (about 430 and 130 ms per run of its two forms).
  */
 export const FILTER_TUNE_SHAPES: readonly Conv2dShape[] = [
-  { N: 100, C: 1, H: 28, W: 28, K: 20, R: 5, S: 5, stride: 1, pad: 0 },
-  { N: 10, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 },
+  { N: 20, C: 1, H: 28, W: 28, K: 20, R: 5, S: 5, stride: 1, pad: 0 },
+  { N: 20, C: 20, H: 12, W: 12, K: 50, R: 5, S: 5, stride: 1, pad: 0 },
 ];
 
 /** Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts), unweighted. */
@@ -127,7 +143,7 @@ export interface Conv2dBackwardFilterOptions {
 export class Conv2dBackwardFilter {
   private constructor(
     private readonly gpu: Gpu,
-    /** The form's pipelines; the subgroup form's in SUBGROUP_FILTER_BLOCKS order. */
+    /** The form's pipelines; the subgroup form's in SUBGROUP_FILTER_BLOCKS order, then the blocked kernel. */
     private readonly kernels: readonly Kernel[],
     readonly exWeights: boolean,
     readonly variant: Conv2dBackwardFilterVariant,
@@ -140,10 +156,10 @@ export class Conv2dBackwardFilter {
     const exWeights = options.exWeights ?? false;
     const variant = options.variant ?? (await chooseConv2dBackwardFilterVariant(gpu));
     checkFormAvailable(gpu, CONV2D_BACKWARD_FILTER_FORMS, variant);
-    // The subgroup form runs one subgroup per workgroup: more, smaller workgroups to spread over the
+    // The subgroup kernels run one subgroup per workgroup: more, smaller workgroups to spread over the
     // cores (LeNet's conv2 has 63 column blocks per filter block).
-    const wg = variant === 'reduce' ? REDUCE_WG : variant === 'subgroup' ? gpu.subgroupSize! : WG;
-    const kernels = await Promise.all(formDefs(variant, gpu.subgroupSize).map((def) => Kernel.load(gpu, def, { WG: wg, EX_WEIGHTS: exWeights ? 1 : 0 })));
+    const wg = (def: KernelDef) => (variant === 'reduce' ? REDUCE_WG : def.enables?.includes('subgroups') ? gpu.subgroupSize! : WG);
+    const kernels = await Promise.all(formDefs(variant, gpu.subgroupSize).map((def) => Kernel.load(gpu, def, { WG: wg(def), EX_WEIGHTS: exWeights ? 1 : 0 })));
     return new Conv2dBackwardFilter(gpu, kernels, exWeights, variant);
   }
 
@@ -164,15 +180,16 @@ export class Conv2dBackwardFilter {
       const blocks = Math.ceil((C * R * S) / REDUCE_TJ) * Math.ceil(K / REDUCE_TK);
       return this.kernels[0].plan(label, bindings, uniforms, workgroups1d(this.gpu, blocks, 1));
     }
-    if (this.variant === 'subgroup') {
+    if (this.variant === 'subgroup' && C * R * S >= SUBGROUP_MIN_COLUMNS) {
       // Column blocks along x, filter blocks along y (the shader's k0 = workgroup_id.y * bk).
       const bk = pickChannelBlock(K, SUBGROUP_FILTER_BLOCKS);
       const kernel = this.kernels[SUBGROUP_FILTER_BLOCKS.indexOf(bk as (typeof SUBGROUP_FILTER_BLOCKS)[number])];
       return kernel.plan(label, bindings, uniforms, blockGrid(this.gpu, Math.ceil((C * R * S) / BJ), this.gpu.subgroupSize!, Math.ceil(K / bk)));
     }
-    // Same test as filter_row_path() in the blocked shader.
-    const invocations =
-      this.variant === 'blocked' && shape.stride === 1 && S === RBS ? Math.ceil((C * R) / RBF) * Math.ceil(K / RBK) : Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
-    return this.kernels[0].plan(label, bindings, uniforms, workgroups1d(this.gpu, invocations, WG));
+    // The blocked kernel (the subgroup form's last one, for small filters), or the scalar one. Same
+    // test as filter_row_path() in the blocked shader.
+    const blocked = this.variant === 'blocked' || this.variant === 'subgroup';
+    const invocations = blocked && shape.stride === 1 && S === RBS ? Math.ceil((C * R) / RBF) * Math.ceil(K / RBK) : Math.ceil((C * R * S) / BJ) * Math.ceil(K / BK);
+    return this.kernels[this.kernels.length - 1].plan(label, bindings, uniforms, workgroups1d(this.gpu, invocations, WG));
   }
 }
