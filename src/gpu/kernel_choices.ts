@@ -249,6 +249,9 @@ export class KernelChoices {
     readonly store: ChoiceStore,
   ) {}
 
+  /** The last measurement started: the next one waits for it (see decide). */
+  private measuring: Promise<unknown> = Promise.resolve();
+
   /** The choices made so far, in order. */
   get choices(): readonly KernelChoice[] {
     return this.made;
@@ -288,7 +291,11 @@ export class KernelChoices {
       const hit = await store.load(key);
       if (hit && candidates.includes(hit.variant)) return { kernel, variant: hit.variant, how: 'cached', measurement: hit.measurement };
     }
-    const measurement = await measure();
+    // One measurement at a time on a Gpu: a model creates its ops at once, and two kernels measured
+    // together would time each other's batches (each waits for the whole queue) and compiles.
+    const turn = this.measuring.then(measure);
+    this.measuring = turn.catch(() => undefined);
+    const measurement = await turn;
     if (!candidates.includes(measurement.variant)) throw new Error(`${kernel}: the measurement chose "${measurement.variant}", not a candidate`);
     await store.save(key, { variant: measurement.variant, measurement, at: new Date().toISOString() }, wanted === 'auto');
     return { kernel, variant: measurement.variant, how: 'measured', measurement };

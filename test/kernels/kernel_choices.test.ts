@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/gpu';
-import { fileChoiceStore, nodeCacheDir, type StoredChoice } from '../../src/gpu/kernel_choices';
+import { fileChoiceStore, KernelChoices, memoryChoiceStore, nodeCacheDir, type Measurement, type StoredChoice } from '../../src/gpu/kernel_choices';
 import { Matmul } from '../../src/kernels/matmul';
 import { pickVariant, tuneVariants, TUNE_MARGIN } from '../../src/kernels/tune';
 
@@ -91,6 +91,30 @@ describe('choosing the matmul variant on a Gpu', () => {
     const second = await create({ kernelCache: store, kernels: '' });
     expect((await Matmul.create(second, { transA: true })).variant).toBe(chosen);
     expect(second.describe()).toMatch(new RegExp(`matmul: ${chosen} \\[cached for this adapter; .*compile \\d`));
+  });
+});
+
+describe('measuring several kernels at once', () => {
+  it('runs one measurement at a time, also when one fails, and each kernel still gets its own answer', async () => {
+    const choices = new KernelChoices('test-adapter', new Map(), 'none', memoryChoiceStore());
+    const spans: [string, number, number][] = [];
+    const measure = (kernel: string, variant: string, fail = false) => async (): Promise<Measurement> => {
+      const start = performance.now();
+      await new Promise((r) => setTimeout(r, 30));
+      spans.push([kernel, start, performance.now()]);
+      if (fail) throw new Error(`${kernel} failed`);
+      return { variant, shapes: 'test', totalMs: 30, candidates: [{ variant, compileMs: 1, ms: 1 }] };
+    };
+    const all = ['a', 'b'];
+    const results = await Promise.allSettled([
+      choices.choose('k1', all, all, 'src1', measure('k1', 'b')),
+      choices.choose('k2', all, all, 'src2', measure('k2', 'a', true)),
+      choices.choose('k3', all, all, 'src3', measure('k3', 'a')),
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected'))).toEqual(['b', 'rejected', 'a']);
+    expect(spans.map((s) => s[0])).toEqual(['k1', 'k2', 'k3']);
+    // Each starts after the previous one ended.
+    for (let i = 1; i < spans.length; i++) expect(spans[i][1]).toBeGreaterThanOrEqual(spans[i - 1][2]);
   });
 });
 
