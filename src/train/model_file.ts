@@ -244,6 +244,7 @@ export class Predictor {
         for (const t of layout.state.tensors) state.set(asF32(m.tensors.get(t.name)!, t.name), t.denseOffset);
         model.writeState(state);
       }
+      await CompiledModel.chooseKernelForms(gpu, model.layout);
       const [compiled, gather] = await Promise.all([
         CompiledModel.load(gpu, model.layout),
         GatherBatch.create(gpu, { format: d.input.format === 'uint8' ? 'u8' : 'f32', sequential: true, normalize: Boolean(d.input.normalize) }),

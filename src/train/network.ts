@@ -16,7 +16,8 @@ import { GpuScope } from '../gpu/scope';
 import type { Dispatch } from '../kernels/kernel';
 import { Elementwise } from '../kernels/elementwise';
 import { ReluBackward } from '../kernels/relu_backward';
-import { RowDots } from '../kernels/row_dots';
+import { RowDots, ROW_DOTS_FORMS } from '../kernels/row_dots';
+import { chooseForm } from '../kernels/forms';
 import { SoftmaxXent } from '../kernels/softmax_xent';
 import type { OpProgram, TensorRefs } from './ops/op';
 import type { ParamLayout } from './param_layout';
@@ -42,6 +43,17 @@ export class CompiledModel {
     readonly kernels: { xent: SoftmaxXent; rowDots: RowDots; rowDotsAccumulate: RowDots; reluMask: ReluBackward; accumulate: Elementwise },
   ) {}
 
+  /**
+   * Settles the form of every kernel with per-adapter forms that this model uses (OpDef.kernelForms),
+   * one after another: a start-up measurement (src/kernels/tune.ts) timed while the model's other
+   * pipelines compiled on the same two cores once cached a matmul form 2x slower than another. Call it
+   * before compiling anything else for the model; load() calls it too (a settled choice costs nothing).
+   */
+  static async chooseKernelForms(gpu: Gpu, layout: ParamLayout): Promise<void> {
+    const forms = new Set([ROW_DOTS_FORMS, ...layout.model.nodes.flatMap((n) => n.op.kernelForms ?? [])]);
+    for (const f of forms) await chooseForm(gpu, f);
+  }
+
   static async load(gpu: Gpu, layout: ParamLayout): Promise<CompiledModel> {
     const model = layout.model;
     const fusedInto = new Map<string, string>(); // relu id -> producer id
@@ -57,6 +69,7 @@ export class CompiledModel {
       const producer = fusedInto.get(n.id);
       storageOf.set(n.id, producer ? n.id : n.op.view ? storageOf.get(n.inputs[0])! : n.id);
     }
+    await CompiledModel.chooseKernelForms(gpu, layout);
     const [programs, xent, rowDots, rowDotsAccumulate, reluMask, accumulate] = await Promise.all([
       Promise.all(execNodes.map((n) => n.op.load(gpu, { inShapes: n.inShapes, outShape: n.outShape, attrs: n.attrs, fusedRelu: fusedRelu.has(n.id) }))),
       SoftmaxXent.create(gpu),

@@ -446,6 +446,7 @@ export class Trainer {
     const cfg = validateConfig(config, data);
     const model = GpuModel.create(gpu, spec, init, { decayBiases: cfg.decayBiases });
     try {
+      await CompiledModel.chooseKernelForms(gpu, model.layout);
       const [compiled, k] = await Promise.all([
         CompiledModel.load(gpu, model.layout),
         loadTrainerKernels(

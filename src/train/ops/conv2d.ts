@@ -4,10 +4,10 @@
 // convolutions, followed by batch normalisation). Every pass is one of the convolution kernels
 // (implicit GEMMs): forward (+ bias, ReLU fused), backward-data, filter and bias gradients
 // (optionally weighted per example), and the tangent conv(x, G_W) + G_b + conv(dx, W).
-import { Conv2dBackwardData } from '../../kernels/conv2d_backward_data';
-import { Conv2dBackwardFilter } from '../../kernels/conv2d_backward_filter';
+import { Conv2dBackwardData, CONV2D_BACKWARD_DATA_FORMS } from '../../kernels/conv2d_backward_data';
+import { Conv2dBackwardFilter, CONV2D_BACKWARD_FILTER_FORMS } from '../../kernels/conv2d_backward_filter';
 import { Conv2dBiasGrad } from '../../kernels/conv2d_bias_grad';
-import { Conv2dForward, type Conv2dEpilogue, type Conv2dShape } from '../../kernels/conv2d_forward';
+import { Conv2dForward, CONV2D_FORWARD_FORMS, type Conv2dEpilogue, type Conv2dShape } from '../../kernels/conv2d_forward';
 import { Elementwise } from '../../kernels/elementwise';
 import type { Shape } from '../spec';
 import { imageInput, intAttr, noAttrs, type OpAttrs, type OpDef, type ParamDecl } from './op';
@@ -29,6 +29,7 @@ export const conv2d: OpDef<Conv2dAttrs> = {
   arity: 1,
   couplesExamples: false,
   fusesRelu: true,
+  kernelForms: [CONV2D_FORWARD_FORMS, CONV2D_BACKWARD_DATA_FORMS, CONV2D_BACKWARD_FILTER_FORMS],
   checkAttrs(raw, where) {
     noAttrs(raw, where, ['channels', 'kernel', 'stride', 'pad', 'bias']);
     return {

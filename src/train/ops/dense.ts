@@ -4,8 +4,8 @@
 // dy = a·G_Wᵀ + G_b + da·Wᵀ.
 import { ColumnSums } from '../../kernels/column_sums';
 import { Elementwise } from '../../kernels/elementwise';
-import { Matmul } from '../../kernels/matmul';
-import { RowDots } from '../../kernels/row_dots';
+import { Matmul, MATMUL_FORMS } from '../../kernels/matmul';
+import { RowDots, ROW_DOTS_FORMS } from '../../kernels/row_dots';
 import { intAttr, noAttrs, type OpDef } from './op';
 
 type DenseAttrs = { units: number };
@@ -20,6 +20,7 @@ export const dense: OpDef<DenseAttrs> = {
   arity: 1,
   couplesExamples: false,
   fusesRelu: true,
+  kernelForms: [MATMUL_FORMS, ROW_DOTS_FORMS],
   checkAttrs(raw, where) {
     noAttrs(raw, where, ['units']);
     return { units: intAttr(raw, 'units', where) };

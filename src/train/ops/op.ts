@@ -7,6 +7,7 @@
 // d/dt tensor(θ + tG) at t = 0.
 import type { BufferRef, Gpu } from '../../gpu/gpu';
 import type { Dispatch } from '../../kernels/kernel';
+import type { KernelForms } from '../../kernels/forms';
 import type { Shape } from '../spec';
 
 export type OpAttrs = Readonly<Record<string, number | boolean | string>>;
@@ -143,6 +144,12 @@ export interface OpDef<A extends OpAttrs = OpAttrs> {
   outShape(inputs: Shape[], attrs: A, where: string): Shape;
   params?(inputs: Shape[], attrs: A): ParamDecl[];
   state?(inputs: Shape[], attrs: A): StateDecl[];
+  /**
+   * The kernels with per-adapter forms that load() creates (src/kernels/forms.ts). A model settles
+   * their choices one at a time before it compiles anything (CompiledModel.load), so that a start-up
+   * measurement never shares the CPU with other compiles. (`any`: each declaration keeps its own types.)
+   */
+  readonly kernelForms?: readonly KernelForms<any, any, any, any>[];
   /** Compiles the node's kernels (pipelines are cached per device, so repeated loads are cheap). */
   load(gpu: Gpu, node: { inShapes: Shape[]; outShape: Shape; attrs: A; fusedRelu: boolean }): Promise<OpProgram>;
 }
