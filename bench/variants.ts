@@ -12,13 +12,14 @@
 // a form's time that is only an upper bound (shorter than the timer resolves) is printed "< X" and
 // its ratios are null in the JSON and "n/a" in the table.
 import type { Gpu } from '../src/gpu/gpu';
-import { CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dForwardVariant } from '../src/kernels/conv2d_forward';
+import { CONV2D_FORWARD_FORMS, CONV2D_FORWARD_VARIANTS, Conv2dForward, conv2dOutputShape, type Conv2dForwardVariant } from '../src/kernels/conv2d_forward';
 import type { Dispatch } from '../src/kernels/kernel';
-import { Matmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/kernels/matmul';
+import { Matmul, MATMUL_FORMS, MATMUL_VARIANTS, type MatmulVariant } from '../src/kernels/matmul';
+import { formAvailable, type KernelForms } from '../src/kernels/forms';
 import { Rng } from '../src/util/rng';
 import { convBenchCases, convDesc, matmulBenchProducts, variantOf } from './kernels';
-import { CONV2D_BACKWARD_DATA_VARIANTS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
-import { CONV2D_BACKWARD_FILTER_VARIANTS, Conv2dBackwardFilter, type Conv2dBackwardFilterVariant } from '../src/kernels/conv2d_backward_filter';
+import { CONV2D_BACKWARD_DATA_FORMS, CONV2D_BACKWARD_DATA_VARIANTS, Conv2dBackwardData, type Conv2dBackwardDataVariant } from '../src/kernels/conv2d_backward_data';
+import { CONV2D_BACKWARD_FILTER_FORMS, CONV2D_BACKWARD_FILTER_VARIANTS, Conv2dBackwardFilter, type Conv2dBackwardFilterVariant } from '../src/kernels/conv2d_backward_filter';
 import { fmtMs, median, ratio, type GpuTimer } from './lib/timing';
 
 type Variant = MatmulVariant | Conv2dForwardVariant | Conv2dBackwardDataVariant | Conv2dBackwardFilterVariant;
@@ -66,8 +67,12 @@ interface Item {
   make(gpu: Gpu, rng: Rng): Promise<{ dispatches: Dispatch[]; buffers: GPUBuffer[] }>;
 }
 
-function items(opts: VariantBenchOptions): Item[] {
-  const matmulVariants: MatmulVariant[] = ['blocked', ...(opts.matmulVariants ?? MATMUL_VARIANTS).filter((v) => v !== 'blocked')];
+function items(opts: VariantBenchOptions, gpu: Gpu): Item[] {
+  // Only the forms this device runs (the subgroup forms need a fixed subgroup size and are off on SwiftShader).
+  const here = <V extends string>(forms: KernelForms<V, any, any, any>, variants: readonly V[]) => variants.filter((v) => formAvailable(gpu, forms, v));
+  const matmulVariants: MatmulVariant[] = here(MATMUL_FORMS, ['blocked', ...(opts.matmulVariants ?? MATMUL_VARIANTS).filter((v) => v !== 'blocked')]);
+  const dataVariants = here(CONV2D_BACKWARD_DATA_FORMS, CONV2D_BACKWARD_DATA_VARIANTS);
+  const forwardVariants = here(CONV2D_FORWARD_FORMS, CONV2D_FORWARD_VARIANTS);
   const matmuls = new Map<string, Promise<Matmul>>();
   const convs = new Map<string, Promise<Conv2dForward>>();
   const matmulItems: Item[] = matmulBenchProducts().map((p) => ({
@@ -100,13 +105,13 @@ function items(opts: VariantBenchOptions): Item[] {
     shape: convDesc(c.shape),
     config: '-',
     flops: c.flops,
-    variants: CONV2D_BACKWARD_DATA_VARIANTS,
+    variants: dataVariants,
     async make(gpu, rng) {
       const s = c.shape;
       const { P, Q } = conv2dOutputShape(s);
       const buffers = [gpu.upload('dy', rng.normals(s.N * s.K * P * Q)), gpu.upload('w', rng.normals(s.K * s.C * s.R * s.S)), gpu.buffer('dx', s.N * s.C * s.H * s.W * 4)];
       const dispatches = await Promise.all(
-        CONV2D_BACKWARD_DATA_VARIANTS.map(async (variant) => {
+        dataVariants.map(async (variant) => {
           if (!dataGrads.has(variant)) dataGrads.set(variant, Conv2dBackwardData.create(gpu, { variant }));
           return (await dataGrads.get(variant)!).plan(buffers[0], buffers[1], buffers[2], s, `${c.name} ${variant}`);
         }),
@@ -120,13 +125,13 @@ function items(opts: VariantBenchOptions): Item[] {
     shape: convDesc(c.shape),
     config: 'bias',
     flops: c.flops,
-    variants: CONV2D_FORWARD_VARIANTS,
+    variants: forwardVariants,
     async make(gpu, rng) {
       const s = c.shape;
       const { P, Q } = conv2dOutputShape(s);
       const buffers = [gpu.upload('x', rng.normals(s.N * s.C * s.H * s.W)), gpu.upload('w', rng.normals(s.K * s.C * s.R * s.S)), gpu.upload('b', rng.normals(s.K)), gpu.buffer('y', s.N * s.K * P * Q * 4)];
       const dispatches = await Promise.all(
-        CONV2D_FORWARD_VARIANTS.map(async (variant) => {
+        forwardVariants.map(async (variant) => {
           if (!convs.has(variant)) convs.set(variant, Conv2dForward.create(gpu, { epilogue: 'bias', variant }));
           return (await convs.get(variant)!).plan(buffers[0], buffers[1], buffers[2], buffers[3], s, `${c.name} ${variant}`);
         }),
@@ -135,7 +140,7 @@ function items(opts: VariantBenchOptions): Item[] {
     },
   }));
   // The GPU-only forms (matmul's tiled, the filter gradient's reduce) go together.
-  const filterVariants = CONV2D_BACKWARD_FILTER_VARIANTS.filter((v) => v !== 'reduce' || matmulVariants.includes('tiled'));
+  const filterVariants = here(CONV2D_BACKWARD_FILTER_FORMS, CONV2D_BACKWARD_FILTER_VARIANTS).filter((v) => v !== 'reduce' || matmulVariants.includes('tiled'));
   const filters = new Map<string, Promise<Conv2dBackwardFilter>>();
   const filterItems: Item[] = (['filter', 'filter_weighted'] as const).flatMap((kind) =>
     convBenchCases(kind).map((c) => ({
@@ -173,7 +178,7 @@ export async function runVariantBench(gpu: Gpu, timer: GpuTimer, opts: VariantBe
   const rng = new Rng(16);
   const out: VariantResult[] = [];
   let header = '';
-  for (const it of items(opts)) {
+  for (const it of items(opts, gpu)) {
     const head = `  ${'kernel / item'.padEnd(34)} ${'shape'.padEnd(34)} ${'config'.padEnd(12)} ${it.variants.map((v) => `${v} ms (cpu)`.padStart(20)).join(' ')}   ${it.variants
       .slice(1)
       .map((v) => `x ${v}`)

@@ -9,7 +9,8 @@
 //   tiled    tiledMatmul (same file): 64x64 tiles through workgroup memory, vec4 loads where the
 //            layout allows, for GPUs.
 //   subgroup subgroupMatmul (same file): a 16-row tile per subgroup, its op(A) values loaded once per
-//            subgroup and broadcast; for devices with a fixed subgroup size (lavapipe: 8).
+//            subgroup and broadcast; for devices with a fixed subgroup size (lavapipe: 8). Products
+//            narrower than half its tile run the blocked kernel, which this form also compiles.
 // Which one runs is chosen per adapter by a short measurement at the first create() on a Gpu, cached
 // per adapter (src/gpu/kernel_choices.ts), or forced by MatmulOptions.variant, Gpu.create({ kernels })
 // or L2RW_KERNELS=matmul:<variant>.
@@ -113,7 +114,16 @@ export function matmulVariantTiling(variant: MatmulVariant, subgroupSize = 1): {
   }
 }
 
-const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'], subgroup: ['subgroup'] };
+const FORMS: Record<MatmulVariant, MatmulForm[]> = { blocked: ['blocked'], scalar: ['scalar'], tiled: ['tiled', 'tiled4'], subgroup: ['subgroup', 'blocked'] };
+
+/**
+ * The subgroup form runs its own kernel only where a product fills at least half of its tile's
+ * sg * 8 columns, and the blocked kernel on narrower ones: on lavapipe LeNet's 2-class output layer
+ * (100x2x500) took 0.54 ms in the subgroup kernel and 0.17 ms in the blocked one.
+ */
+function subgroupKernelFits(n: number, subgroupSize: number): boolean {
+  return 2 * n >= SUBGROUP_TILE.tn * subgroupSize;
+}
 
 const TUNE_SHAPES: MatmulShape[] = [
   { m: 100, n: 256, k: 320 },
@@ -183,7 +193,7 @@ const EPILOGUE_CODE: Record<MatmulEpilogue, number> = { none: 0, bias: 1, bias_r
 export class Matmul {
   private constructor(
     private readonly gpu: Gpu,
-    /** The form's pipelines: one, or for 'tiled' the scalar-load one then the vec4 one. */
+    /** The form's pipelines: one; for 'tiled' the scalar-load one then the vec4 one; for 'subgroup' its own then the blocked one. */
     private readonly kernels: readonly Kernel[],
     readonly options: Readonly<Required<MatmulOptions>>,
   ) {}
@@ -246,11 +256,13 @@ export class Matmul {
       const kernel = this.kernels[tiledVec4Fits(shape, this.options.transA, this.options.transB) ? 1 : 0];
       return kernel.plan(label, resources, { m, n, k }, [Math.ceil(n / tileN), Math.ceil(m / tileM), 1]);
     }
-    const { blockM, blockN, workgroup } = matmulVariantTiling(variant, this.gpu.subgroupSize ?? 1);
+    // The subgroup form's narrow products run its blocked kernel (its second).
+    const runs = variant === 'subgroup' && !subgroupKernelFits(n, this.gpu.subgroupSize!) ? 'blocked' : variant;
+    const { blockM, blockN, workgroup } = matmulVariantTiling(runs, this.gpu.subgroupSize ?? 1);
     const blocks = Math.ceil(m / blockM) * Math.ceil(n / blockN);
-    // Register forms: one block per invocation; the subgroup form: one tile per workgroup.
-    const invocations = variant === 'subgroup' ? blocks * workgroup : blocks;
-    return this.kernels[0].plan(label, resources, { m, n, k }, workgroups1d(this.gpu, invocations, workgroup));
+    // Register forms: one block per invocation; the subgroup kernel: one tile per workgroup.
+    const invocations = runs === 'subgroup' ? blocks * workgroup : blocks;
+    return this.kernels[runs === variant ? 0 : 1].plan(label, resources, { m, n, k }, workgroups1d(this.gpu, invocations, workgroup));
   }
 
   private checkSize(label: string, name: string, ref: BufferRef, needed: number, shape: string): void {
