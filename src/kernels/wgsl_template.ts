@@ -315,11 +315,11 @@ export function tiledVec4Fits(shape: { m: number; n: number; k: number }, transA
 // broadcast: there is no early return, only clamped reads and guarded stores.
 
 /**
- * The broadcasts of `count` uniform values spread over ceil(count / sg) per-lane loads: value f is
- * lane f % sg of load floor(f / sg), i.e. `let <name>_<f> = subgroupBroadcast(<loaded>_<p>, <lane>u);`.
+ * Value f of a block of uniform values spread over per-lane loads named <loaded>_<p>: lane f % sg of
+ * load floor(f / sg), handed to every lane.
  */
-function broadcasts(count: number, sg: number, name: string, loaded: string): string[] {
-  return range(count).map((f) => `let ${name}_${f} = subgroupBroadcast(${loaded}_${Math.floor(f / sg)}, ${f % sg}u);`);
+function broadcastOf(loaded: string, f: number, sg: number): string {
+  return `subgroupBroadcast(${loaded}_${Math.floor(f / sg)}, ${f % sg}u)`;
 }
 
 export interface SubgroupMatmulOptions {
@@ -355,7 +355,7 @@ export function subgroupMatmul({ tm, tn, sg }: SubgroupMatmulOptions): string {
     '  let s = kscale[kk];',
     ...cols.map((j) => `  b_${j} *= s;`),
     '}',
-    ...broadcasts(tm, sg, 'a', 'av'),
+    ...rows.map((i) => `let a_${i} = ${broadcastOf('av', i, sg)};`),
     ...rows.flatMap((i) => cols.map((j) => `acc_${i}_${j} = fma(a_${i}, b_${j}, acc_${i}_${j});`)),
   ];
   const main = [
@@ -436,7 +436,7 @@ function filterTap(bk: number, quads: number[], sg: number | undefined, offset: 
   if (sg === undefined) return blockTerm(ch, quads, (i) => `w[wb_${i} + ${offset}]`, 'w', values, quadName);
   return [
     ...range(Math.ceil(bk / sg)).map((p) => `let wv_${p} = w[wl_${p} + ${offset}];`),
-    ...blockTerm(ch, quads, (i) => `subgroupBroadcast(wv_${Math.floor(i / sg)}, ${i % sg}u)`, 'w', values, quadName),
+    ...blockTerm(ch, quads, (i) => broadcastOf('wv', i, sg), 'w', values, quadName),
   ];
 }
 
@@ -882,7 +882,7 @@ export function registerBlockConv2dBackwardFilter({ bk, bj, sg }: ConvBackwardFi
       ? blockTerm(filters, quads, (i) => `e * dy[dy_p + dyc_${i} + q]`, 'g', 'xv', 'xq')
       : [
           ...range(Math.ceil(bk / sg)).map((p) => `let gv_${p} = e * dy[dy_p + dyl_${p} + q];`),
-          ...blockTerm(filters, quads, (i) => `subgroupBroadcast(gv_${Math.floor(i / sg)}, ${i % sg}u)`, 'g', 'xv', 'xq'),
+          ...blockTerm(filters, quads, (i) => broadcastOf('gv', i, sg), 'g', 'xv', 'xq'),
         ];
   const validPath = [
     'for (var p = 0u; p < params.P; p++) {',
