@@ -9,7 +9,7 @@ import type { Measurement } from '../gpu/kernel_choices';
 import type { UniformSpec } from '../gpu/uniforms';
 import { checkFormAvailable, chooseForm, formCandidates, measureForms, type KernelForms } from './forms';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
-import { registerBlockConv2dForward } from './wgsl_template';
+import { registerBlockConv2dForward, TILED_MATMUL, tiledConv2dForward } from './wgsl_template';
 
 /** x [N, C, H, W], w [K, C, R, S]; one stride and one zero-padding for both spatial axes. */
 export interface Conv2dShape {
@@ -119,12 +119,14 @@ const WG = 64;
  *   scalar   registerBlockConv2dForward (src/kernels/wgsl_template.ts), the block written out in named
  *            variables, for adapters that keep arrays in memory (SwiftShader);
  *   subgroup the same written-out block, each filter tap loaded once per subgroup and broadcast
- *            (devices with a fixed subgroup size, Gpu.subgroupSize: lavapipe).
+ *            (devices with a fixed subgroup size, Gpu.subgroupSize: lavapipe);
+ *   tiled    tiledConv2dForward (same file): a GEMM through 64x64 workgroup-memory tiles, for GPUs
+ *            (not a candidate on CPU drivers, where workgroup memory and barriers are emulated).
  */
-export type Conv2dForwardVariant = 'blocked' | 'scalar' | 'subgroup';
-export const CONV2D_FORWARD_VARIANTS: readonly Conv2dForwardVariant[] = ['blocked', 'scalar', 'subgroup'];
-/** The channel blocks each form compiles (the plan picks the one that wastes fewest channels). */
-const VARIANT_BLOCKS: Record<Conv2dForwardVariant, readonly number[]> = { blocked: BLOCK_CHANNELS, scalar: [10], subgroup: BLOCK_CHANNELS };
+export type Conv2dForwardVariant = 'blocked' | 'scalar' | 'subgroup' | 'tiled';
+export const CONV2D_FORWARD_VARIANTS: readonly Conv2dForwardVariant[] = ['blocked', 'scalar', 'subgroup', 'tiled'];
+/** The channel blocks each form compiles (the plan picks the one that wastes fewest channels; tiled: its tile's 64 rows). */
+const VARIANT_BLOCKS: Record<Conv2dForwardVariant, readonly number[]> = { blocked: BLOCK_CHANNELS, scalar: [10], subgroup: BLOCK_CHANNELS, tiled: [TILED_MATMUL.tileM] };
 
 /** The channel block that computes the fewest padded channels for K (the larger one on a tie). */
 export function pickChannelBlock(K: number, choices: readonly number[]): number {
@@ -152,6 +154,7 @@ export function conv2dForwardDef(BK: number, variant: Conv2dForwardVariant = 'bl
   };
   if (variant === 'blocked') return def;
   if (variant === 'scalar') return { ...def, name: `conv2d_forward_scalar_${BK}x${BM}`, source: conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM })}\n${forwardIo}`), generated: true };
+  if (variant === 'tiled') return { ...def, name: 'conv2d_forward_tiled', source: conv2dSource(`${tiledConv2dForward()}\n${forwardIo}`), generated: true };
   if (!subgroupSize) throw new Error("conv2d_forward: the 'subgroup' form needs a device with a fixed subgroup size (Gpu.subgroupSize)");
   const source = conv2dSource(`${registerBlockConv2dForward({ bk: BK, bm: BM, sg: subgroupSize })}\n${forwardIo}`);
   return { ...def, name: `conv2d_forward_subgroup_${BK}x${BM}_sg${subgroupSize}`, source, generated: true, enables: ['subgroups'] };
@@ -168,14 +171,16 @@ export const CONV_TUNE_SHAPES: readonly Conv2dShape[] = [
 ];
 
 /**
- * Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts), with no epilogue. No form
- * needs a GPU, so every form is a candidate on every adapter.
+ * Measured once per Gpu and cached per adapter (src/gpu/kernel_choices.ts), with no epilogue. On CPU
+ * drivers the tiled form is not a candidate; the subgroup form only where the device runs it.
  */
 export const CONV2D_FORWARD_FORMS: KernelForms<Conv2dForwardVariant, Conv2dShape, Conv2dForward, { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer }> = {
   kernel: 'conv2d_forward',
   variants: CONV2D_FORWARD_VARIANTS,
   defs: (v, gpu) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v, gpu?.subgroupSize ?? null)),
   available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
+  // Workgroup memory and barriers are emulated on CPU drivers: the tiled form is for GPUs.
+  cpuCandidates: ['blocked', 'scalar', 'subgroup'],
   tuneShapes: CONV_TUNE_SHAPES,
   describeShape: (s) => `x[${s.N},${s.C},${s.H},${s.W}]*w[${s.K},${s.C},${s.R},${s.S}]/${s.stride}`,
   operands: (s, make) => {
@@ -250,6 +255,11 @@ export class Conv2dForward {
       throw new Error(`${label}: epilogue '${this.epilogue}' ${readsBias(this.epilogue) ? 'needs a bias buffer' : 'takes no bias'}`);
     }
     const { N, K, P, Q } = conv2dOutputShape(shape);
+    if (this.variant === 'tiled') {
+      // One workgroup per 64 x 64 tile: positions along x (folded over z), channels along y.
+      const tiles = Math.ceil((N * P * Q) / TILED_MATMUL.tileN);
+      return this.kernels.get(TILED_MATMUL.tileM)!.plan(label, [x, w, bias ?? this.gpu.placeholder, y], conv2dUniformValues(shape), blockGrid(this.gpu, tiles, 1, Math.ceil(K / TILED_MATMUL.tileM)));
+    }
     const blocks = rowPath(shape) ? N * P * Math.ceil(Q / BM) : Math.ceil((N * P * Q) / BM);
     const bk = pickChannelBlock(K, [...this.kernels.keys()]);
     const kernel = this.kernels.get(bk)!;

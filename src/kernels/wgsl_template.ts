@@ -625,6 +625,103 @@ export function registerBlockConv2dForward({ bk, bm, sg }: ConvForwardBlockOptio
   ].join('\n');
 }
 
+// ---- conv2d forward: workgroup-memory tiles, for GPUs ------------------------------------------
+
+/**
+ * The convolution forward kernel as a GEMM through workgroup memory, for GPUs: y = W · im2col(x) with
+ * rows the output channels k, columns the output positions (n, p, q) and the reduction over (c, r, s),
+ * in TILED_MATMUL's geometry (a 64 x 64 tile of y per workgroup of 16 x 16 invocations, each owning
+ * 4 channels x 4 positions in named vec4f accumulators; the reduction 16 at a time through workgroup
+ * memory). Each invocation loads a run of 4 consecutive filter values of one channel (contiguous in w)
+ * and 4 input values of one (c, r, s) row at 4 positions (gathered, zero in the padding), so the
+ * column decomposition is done once, outside the reduction. Launch: (ceil(N P Q / 64), ceil(K / 64)),
+ * folded over z past the device limit. Same bindings, Params, overrides and epilogues as the other
+ * forms (the wrapper appends conv2d_forward_io.wgsl and conv2d_params.wgsl); the row path is not
+ * used. Not timed on a GPU yet: the forms' start-up measurement decides where it runs.
+ */
+export function tiledConv2dForward(): string {
+  const { tileM, tileN, tileK, threadsX, threadsY } = TILED_MATMUL;
+  if (tileM * tileK !== 4 * threadsX * threadsY || tileN * tileK !== 4 * threadsX * threadsY) throw new Error('wgsl_template: tile does not split into one 4-run per invocation');
+  const four = range(4);
+  const main = [
+    `@compute @workgroup_size(${threadsX}, ${threadsY})`,
+    'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) t: u32) {',
+    '  let PQ = params.P * params.Q;',
+    '  let NPQ = params.N * PQ;',
+    '  let RS = params.R * params.S;',
+    '  let CRS = params.C * RS;',
+    '  let HW = params.H * params.W;',
+    `  let m0 = (wid.x + wid.z * nwg.x) * ${tileN}u;`,
+    `  let k0 = wid.y * ${tileM}u;`,
+    '  // The filter run this invocation loads: channel a_row of the tile, reduction offsets a_run .. + 3.',
+    `  let a_row = t / ${tileK / 4}u;`,
+    `  let a_run = (t % ${tileK / 4}u) * 4u;`,
+    '  let a_k = min(k0 + a_row, params.K - 1u);',
+    '  // The input values it loads: reduction row b_row of the tile at positions m0 + b_run .. + 3,',
+    '  // each position decomposed once (past N P Q the last one, whose column is never stored).',
+    `  let b_row = t / ${tileN / 4}u;`,
+    `  let b_run = (t % ${tileN / 4}u) * 4u;`,
+    ...four.flatMap((e) => [
+      `  let bm_${e} = min(m0 + b_run + ${e}u, NPQ - 1u);`,
+      `  let bn_${e} = bm_${e} / PQ;`,
+      `  let bp_${e} = (bm_${e} - bn_${e} * PQ) / params.Q;`,
+      `  let bx_${e} = bn_${e} * params.C * HW;`,
+      `  let bh_${e} = i32(bp_${e} * params.stride) - i32(params.pad);`,
+      `  let bw_${e} = i32((bm_${e} - bn_${e} * PQ - bp_${e} * params.Q) * params.stride) - i32(params.pad);`,
+    ]),
+    '  let tr = lid3.y * 4u;',
+    '  let tc = lid3.x * 4u;',
+    ...four.map((i) => `  var acc_${i} = vec4f(0.0);`),
+    `  for (var j0 = 0u; j0 < CRS; j0 += ${tileK}u) {`,
+    '    // w[k, j0 + a_run .. + 3] into ta[j][k]: zero past CRS.',
+    ...four.map((e) => `    ta[(a_run + ${e}u) * ${tileM}u + a_row] = select(0.0, w[a_k * CRS + min(j0 + a_run + ${e}u, CRS - 1u)], j0 + a_run + ${e}u < CRS);`),
+    '    // x at reduction row j = (c, r, s) for the 4 positions into tb[j][m]: zero in the padding and past CRS.',
+    '    let j = j0 + b_row;',
+    '    let c = j / RS;',
+    '    let r = (j - c * RS) / params.S;',
+    '    let s = j - c * RS - r * params.S;',
+    ...four.flatMap((e) => [
+      `    let ih_${e} = bh_${e} + i32(r);`,
+      `    let iw_${e} = bw_${e} + i32(s);`,
+      `    let ok_${e} = j < CRS && ih_${e} >= 0 && ih_${e} < i32(params.H) && iw_${e} >= 0 && iw_${e} < i32(params.W);`,
+      `    tb[b_row * ${tileN}u + b_run + ${e}u] = select(0.0, x[select(0u, bx_${e} + c * HW + u32(ih_${e}) * params.W + u32(iw_${e}), ok_${e})], ok_${e});`,
+    ]),
+    '    workgroupBarrier();',
+    `    for (var kk = 0u; kk < ${tileK}u; kk++) {`,
+    `      let xv = vec4f(tb[kk * ${tileN}u + tc], tb[kk * ${tileN}u + tc + 1u], tb[kk * ${tileN}u + tc + 2u], tb[kk * ${tileN}u + tc + 3u]);`,
+    ...four.map((i) => `      acc_${i} += ta[kk * ${tileM}u + tr + ${i}u] * xv;`),
+    '    }',
+    '    workgroupBarrier();',
+    '  }',
+    '  // Store: 4 channels x 4 positions, the epilogue per channel.',
+    ...four.flatMap((e) => [`  let m_${e} = m0 + tc + ${e}u;`, `  let yb_${e} = (m_${e} / PQ) * params.K * PQ + m_${e} % PQ;`]),
+    ...four.flatMap((i) => [
+      `  if (k0 + tr + ${i}u < params.K) {`,
+      `    let k = k0 + tr + ${i}u;`,
+      '    var b = 0.0;',
+      '    if (EPILOGUE == 1u || EPILOGUE == 2u) {',
+      '      b = bias[k];',
+      '    }',
+      `    var v = acc_${i} + b;`,
+      '    if (EPILOGUE >= 2u) {',
+      '      v = max(v, vec4f(0.0));',
+      '    }',
+      ...four.flatMap((e) => [`    if (m_${e} < NPQ) {`, `      y[yb_${e} + k * PQ] = v.${'xyzw'[e]};`, '    }']),
+      '  }',
+    ]),
+    '}',
+  ];
+  return [
+    '// Generated by tiledConv2dForward() in src/kernels/wgsl_template.ts: do not edit.',
+    '// y = conv(x, w) (+ bias) (ReLU) as a GEMM through workgroup-memory tiles, for GPUs (see that file).',
+    `var<workgroup> ta: array<f32, ${tileM * tileK}>;`,
+    `var<workgroup> tb: array<f32, ${tileN * tileK}>;`,
+    '',
+    ...main,
+    '',
+  ].join('\n');
+}
+
 // ---- conv2d backward-data: register block in named variables -----------------------------------
 
 export interface ConvBackwardDataBlockOptions {

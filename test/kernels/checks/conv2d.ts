@@ -207,6 +207,28 @@ const variantChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [
   }),
 );
 
+// The tiled forward form (GPUs; compiled on a CPU driver only when forced) on every case and on one
+// with two channel tiles and a partial position tile. SwiftShader takes seconds to compile each of its
+// pipelines (one per epilogue), so the browser runs the cases that take padding, stride 2, R != S and
+// two tiles; Node runs them all.
+const TILED_BROWSER_CASES = ['stride 2, pad 2, R!=S, K=33', 'two channel tiles, pad 1'];
+const tiledChecks: KernelCheck[] = [
+  ...CASES,
+  { name: 'two channel tiles, pad 1', shape: { N: 2, C: 3, H: 9, W: 7, K: 70, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['bias_relu', 'relu'] as Conv2dEpilogue[] },
+].map(({ name, shape: sh, epilogues = [] }) =>
+  gpuCheck(
+    `tiled forward: ${name}: ${label(sh)}`,
+    async (gpu, s) => {
+      const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K + 7);
+      const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
+      const w = rng.normals(sh.K * sh.C * sh.R * sh.S, 0.5);
+      const bias = rng.normals(sh.K);
+      await checkForward(gpu, s, name, sh, epilogues, 'tiled', { x, w, bias, bx: s.upload('x', x), bw: s.upload('w', w), bb: s.upload('bias', bias) });
+    },
+    TILED_BROWSER_CASES.includes(name) ? undefined : 'tiled form: SwiftShader compiles each pipeline in seconds; two cases cover its paths there',
+  ),
+);
+
 const kernelChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [] }) =>
   gpuCheck(`${name}: ${label(sh)}`, async (gpu, s) => {
     const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K);
@@ -269,6 +291,7 @@ export const conv2dChecks: CheckGroup = {
     ...referenceChecks,
     ...kernelChecks,
     ...variantChecks,
+    ...tiledChecks,
 
     gpuCheck('filter gradient: the measurement times every form, names the fastest and frees its buffers; a CPU driver never measures or picks reduce', async (gpu) => {
       await assertMeasurement(gpu, () => measureConv2dBackwardFilter(gpu), filterForms(gpu));
