@@ -6,7 +6,7 @@ import type { Measurement } from '../gpu/kernel_choices';
 import { checkFormAvailable, chooseForm, measureForms, type KernelForms } from './forms';
 import { Kernel, type Dispatch, type KernelDef } from './kernel';
 import { blockGrid, checkConv2dShape, CONV_TUNE_SHAPES, conv2dOutputShape, conv2dUniforms, conv2dUniformValues, conv2dSource, type Conv2dShape } from './conv2d_forward';
-import { registerBlockConv2dBackwardData } from './wgsl_template';
+import { registerBlockConv2dBackwardData, TILED_MATMUL, tiledConv2dBackwardData } from './wgsl_template';
 
 // Register block: BC input channels x BM input positions per invocation. CPU ms on lavapipe for
 // LeNet conv2's data gradient at batch 100 (dy [100,50,8,8] -> dx [100,20,12,12]); the machine is
@@ -29,11 +29,14 @@ const WG = 64;
  *            in named variables, for adapters that keep arrays in memory (SwiftShader). Smaller than
  *            blocked's: SwiftShader's compile time grows steeply with the number of named values;
  *   subgroup the written-out block at blocked's 20x12, each filter tap of the channel block loaded
- *            once per subgroup and broadcast (devices with a fixed subgroup size, Gpu.subgroupSize).
+ *            once per subgroup and broadcast (devices with a fixed subgroup size, Gpu.subgroupSize);
+ *   tiled    tiledConv2dBackwardData (same file): a GEMM through 64x64 workgroup-memory tiles, for
+ *            GPUs (not a candidate on CPU drivers, where workgroup memory and barriers are emulated).
  */
-export type Conv2dBackwardDataVariant = 'blocked' | 'scalar' | 'subgroup';
-export const CONV2D_BACKWARD_DATA_VARIANTS: readonly Conv2dBackwardDataVariant[] = ['blocked', 'scalar', 'subgroup'];
-const BLOCKS: Record<Conv2dBackwardDataVariant, { bc: number; bm: number }> = { blocked: { bc: BC, bm: BM }, scalar: { bc: 10, bm: 8 }, subgroup: { bc: BC, bm: BM } };
+export type Conv2dBackwardDataVariant = 'blocked' | 'scalar' | 'subgroup' | 'tiled';
+export const CONV2D_BACKWARD_DATA_VARIANTS: readonly Conv2dBackwardDataVariant[] = ['blocked', 'scalar', 'subgroup', 'tiled'];
+/** The register forms' blocks: channels x positions per invocation (the tiled form's are TILED_MATMUL's). */
+const BLOCKS: Record<Exclude<Conv2dBackwardDataVariant, 'tiled'>, { bc: number; bm: number }> = { blocked: { bc: BC, bm: BM }, scalar: { bc: 10, bm: 8 }, subgroup: { bc: BC, bm: BM } };
 
 export const conv2dBackwardDataDef: KernelDef = {
   name: 'conv2d_backward_data',
@@ -45,6 +48,7 @@ export const conv2dBackwardDataDef: KernelDef = {
 /** The KernelDef of a form (same bindings and uniforms; the source differs; subgroup: for this subgroup size). */
 export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant, subgroupSize: number | null = null): KernelDef {
   if (variant === 'blocked') return conv2dBackwardDataDef;
+  if (variant === 'tiled') return { ...conv2dBackwardDataDef, name: 'conv2d_backward_data_tiled', source: conv2dSource(`${tiledConv2dBackwardData()}\n${dataIo}`), generated: true };
   const { bc, bm } = BLOCKS[variant];
   if (variant === 'scalar') {
     return { ...conv2dBackwardDataDef, name: `conv2d_backward_data_scalar_${bc}x${bm}`, source: conv2dSource(`${registerBlockConv2dBackwardData({ bc, bm })}\n${dataIo}`), generated: true };
@@ -60,6 +64,8 @@ export const CONV2D_BACKWARD_DATA_FORMS: KernelForms<Conv2dBackwardDataVariant, 
   variants: CONV2D_BACKWARD_DATA_VARIANTS,
   defs: (v, gpu) => [conv2dBackwardDataFormDef(v, gpu?.subgroupSize ?? null)],
   available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
+  // Workgroup memory and barriers are emulated on CPU drivers: the tiled form is for GPUs.
+  cpuCandidates: ['blocked', 'scalar', 'subgroup'],
   tuneShapes: CONV_TUNE_SHAPES,
   describeShape: (s) => `dy*w[${s.K},${s.C},${s.R},${s.S}]->dx[${s.N},${s.C},${s.H},${s.W}]/${s.stride}`,
   operands: (s, make) => {
@@ -103,6 +109,10 @@ export class Conv2dBackwardData {
   plan(dy: BufferRef, w: BufferRef, dx: BufferRef, shape: Conv2dShape, label = 'conv2d_backward_data'): Dispatch {
     checkConv2dShape(shape);
     const { N, C, H, W } = shape;
+    if (this.variant === 'tiled') {
+      // One workgroup per 64 x 64 tile: positions along x (folded over z), channels along y.
+      return this.kernel.plan(label, [dy, w, dx], conv2dUniformValues(shape), blockGrid(this.gpu, Math.ceil((N * H * W) / TILED_MATMUL.tileN), 1, Math.ceil(C / TILED_MATMUL.tileM)));
+    }
     const { bc, bm } = BLOCKS[this.variant];
     // Same test as row_path() in the shader.
     const blocks = shape.stride === 1 ? H * N * Math.ceil(W / bm) : Math.ceil((N * H * W) / bm);

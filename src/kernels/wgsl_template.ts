@@ -625,21 +625,43 @@ export function registerBlockConv2dForward({ bk, bm, sg }: ConvForwardBlockOptio
   ].join('\n');
 }
 
-// ---- conv2d forward: workgroup-memory tiles, for GPUs ------------------------------------------
+// ---- convolutions as GEMMs through workgroup-memory tiles, for GPUs -------------------------------
 
 /**
- * The convolution forward kernel as a GEMM through workgroup memory, for GPUs: y = W · im2col(x) with
- * rows the output channels k, columns the output positions (n, p, q) and the reduction over (c, r, s),
- * in TILED_MATMUL's geometry (a 64 x 64 tile of y per workgroup of 16 x 16 invocations, each owning
- * 4 channels x 4 positions in named vec4f accumulators; the reduction 16 at a time through workgroup
- * memory). Each invocation loads a run of 4 consecutive filter values of one channel (contiguous in w)
- * and 4 input values of one (c, r, s) row at 4 positions (gathered, zero in the padding), so the
- * column decomposition is done once, outside the reduction. Launch: (ceil(N P Q / 64), ceil(K / 64)),
- * folded over z past the device limit. Same bindings, Params, overrides and epilogues as the other
- * forms (the wrapper appends conv2d_forward_io.wgsl and conv2d_params.wgsl); the row path is not
- * used. Not timed on a GPU yet: the forms' start-up measurement decides where it runs.
+ * What one convolution GEMM reads and writes; the rest (tiles, barriers, the 4 x 4 blocks) is shared
+ * by tiledConvGemm. Rows are channels (the tile's `tileM`), columns positions (n, ...), the reduction
+ * runs over j; invocation-local names are suffixed _<e> for its 4 columns.
  */
-export function tiledConv2dForward(): string {
+interface ConvGemmSpec {
+  generator: string;
+  /** One line of what the kernel computes. */
+  what: string;
+  rows: string;
+  cols: string;
+  reduction: string;
+  /** Lines before the reduction loop: per column e of the loaded B run (`bm_<e>`, clamped), what the gather needs. */
+  bSetup(e: number): string[];
+  /** The A element at row `row` (clamped) and reduction index `j` (< reduction), as an expression. */
+  aValue(row: string, j: string): string;
+  /** Lines in the reduction loop: reduction row `j` decomposed (past the end `j_ok` is false). */
+  bRow: string[];
+  /** Lines that set `let bv_<e>`: the gathered B element of column e, or 0.0 (uses `j_ok`). */
+  bValue(e: number): string[];
+  /** Lines that set `v` (vec4f: 4 columns of row `row` < rows) from the accumulators `acc`: the epilogue. */
+  rowEpilogue(row: string, acc: string): string[];
+  /** The store of v's element e: row `row`, column `m_<e>` (< cols). */
+  store(row: string, e: number): string;
+}
+
+/**
+ * A convolution as a GEMM through workgroup memory, in TILED_MATMUL's geometry: a 64 x 64 tile of the
+ * output per workgroup of 16 x 16 invocations, each owning 4 rows x 4 columns in named vec4f
+ * accumulators; the reduction 16 at a time through workgroup memory. Each invocation loads 4 A values
+ * of one row (consecutive j) and 4 B values of one reduction row at 4 columns, each column decomposed
+ * once, outside the reduction. Launch: (ceil(cols / 64), ceil(rows / 64)), folded over z past the
+ * device limit. The row path of the register forms is not used.
+ */
+function tiledConvGemm(spec: ConvGemmSpec): string {
   const { tileM, tileN, tileK, threadsX, threadsY } = TILED_MATMUL;
   if (tileM * tileK !== 4 * threadsX * threadsY || tileN * tileK !== 4 * threadsX * threadsY) throw new Error('wgsl_template: tile does not split into one 4-run per invocation');
   const four = range(4);
@@ -647,79 +669,139 @@ export function tiledConv2dForward(): string {
     `@compute @workgroup_size(${threadsX}, ${threadsY})`,
     'fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid3: vec3u, @builtin(local_invocation_index) t: u32) {',
     '  let PQ = params.P * params.Q;',
-    '  let NPQ = params.N * PQ;',
-    '  let RS = params.R * params.S;',
-    '  let CRS = params.C * RS;',
     '  let HW = params.H * params.W;',
+    '  let RS = params.R * params.S;',
+    `  let ROWS = ${spec.rows};`,
+    `  let COLS = ${spec.cols};`,
+    `  let RED = ${spec.reduction};`,
     `  let m0 = (wid.x + wid.z * nwg.x) * ${tileN}u;`,
-    `  let k0 = wid.y * ${tileM}u;`,
-    '  // The filter run this invocation loads: channel a_row of the tile, reduction offsets a_run .. + 3.',
+    `  let r0 = wid.y * ${tileM}u;`,
+    '  // The A run this invocation loads: row a_row of the tile, reduction offsets a_run .. + 3.',
     `  let a_row = t / ${tileK / 4}u;`,
     `  let a_run = (t % ${tileK / 4}u) * 4u;`,
-    '  let a_k = min(k0 + a_row, params.K - 1u);',
-    '  // The input values it loads: reduction row b_row of the tile at positions m0 + b_run .. + 3,',
-    '  // each position decomposed once (past N P Q the last one, whose column is never stored).',
+    '  let a_r = min(r0 + a_row, ROWS - 1u);',
+    '  // The B values it loads: reduction row b_row of the tile at columns m0 + b_run .. + 3 (past the',
+    '  // end the last column, never stored).',
     `  let b_row = t / ${tileN / 4}u;`,
     `  let b_run = (t % ${tileN / 4}u) * 4u;`,
-    ...four.flatMap((e) => [
-      `  let bm_${e} = min(m0 + b_run + ${e}u, NPQ - 1u);`,
-      `  let bn_${e} = bm_${e} / PQ;`,
-      `  let bp_${e} = (bm_${e} - bn_${e} * PQ) / params.Q;`,
-      `  let bx_${e} = bn_${e} * params.C * HW;`,
-      `  let bh_${e} = i32(bp_${e} * params.stride) - i32(params.pad);`,
-      `  let bw_${e} = i32((bm_${e} - bn_${e} * PQ - bp_${e} * params.Q) * params.stride) - i32(params.pad);`,
-    ]),
+    ...four.flatMap((e) => [`  let bm_${e} = min(m0 + b_run + ${e}u, COLS - 1u);`, ...spec.bSetup(e).map((l) => `  ${l}`)]),
     '  let tr = lid3.y * 4u;',
     '  let tc = lid3.x * 4u;',
     ...four.map((i) => `  var acc_${i} = vec4f(0.0);`),
-    `  for (var j0 = 0u; j0 < CRS; j0 += ${tileK}u) {`,
-    '    // w[k, j0 + a_run .. + 3] into ta[j][k]: zero past CRS.',
-    ...four.map((e) => `    ta[(a_run + ${e}u) * ${tileM}u + a_row] = select(0.0, w[a_k * CRS + min(j0 + a_run + ${e}u, CRS - 1u)], j0 + a_run + ${e}u < CRS);`),
-    '    // x at reduction row j = (c, r, s) for the 4 positions into tb[j][m]: zero in the padding and past CRS.',
-    '    let j = j0 + b_row;',
-    '    let c = j / RS;',
-    '    let r = (j - c * RS) / params.S;',
-    '    let s = j - c * RS - r * params.S;',
-    ...four.flatMap((e) => [
-      `    let ih_${e} = bh_${e} + i32(r);`,
-      `    let iw_${e} = bw_${e} + i32(s);`,
-      `    let ok_${e} = j < CRS && ih_${e} >= 0 && ih_${e} < i32(params.H) && iw_${e} >= 0 && iw_${e} < i32(params.W);`,
-      `    tb[b_row * ${tileN}u + b_run + ${e}u] = select(0.0, x[select(0u, bx_${e} + c * HW + u32(ih_${e}) * params.W + u32(iw_${e}), ok_${e})], ok_${e});`,
-    ]),
+    `  for (var j0 = 0u; j0 < RED; j0 += ${tileK}u) {`,
+    '    // A into ta[j][row], zero past the reduction.',
+    ...four.map((e) => `    ta[(a_run + ${e}u) * ${tileM}u + a_row] = select(0.0, ${spec.aValue('a_r', `min(j0 + a_run + ${e}u, RED - 1u)`)}, j0 + a_run + ${e}u < RED);`),
+    '    // B into tb[j][column], zero outside the input and past the reduction.',
+    '    let j = min(j0 + b_row, RED - 1u);',
+    '    let j_ok = j0 + b_row < RED;',
+    ...spec.bRow.map((l) => `    ${l}`),
+    ...four.flatMap((e) => [...spec.bValue(e).map((l) => `    ${l}`), `    tb[b_row * ${tileN}u + b_run + ${e}u] = bv_${e};`]),
     '    workgroupBarrier();',
     `    for (var kk = 0u; kk < ${tileK}u; kk++) {`,
-    `      let xv = vec4f(tb[kk * ${tileN}u + tc], tb[kk * ${tileN}u + tc + 1u], tb[kk * ${tileN}u + tc + 2u], tb[kk * ${tileN}u + tc + 3u]);`,
-    ...four.map((i) => `      acc_${i} += ta[kk * ${tileM}u + tr + ${i}u] * xv;`),
+    `      let bv = vec4f(tb[kk * ${tileN}u + tc], tb[kk * ${tileN}u + tc + 1u], tb[kk * ${tileN}u + tc + 2u], tb[kk * ${tileN}u + tc + 3u]);`,
+    ...four.map((i) => `      acc_${i} += ta[kk * ${tileM}u + tr + ${i}u] * bv;`),
     '    }',
     '    workgroupBarrier();',
     '  }',
-    '  // Store: 4 channels x 4 positions, the epilogue per channel.',
-    ...four.flatMap((e) => [`  let m_${e} = m0 + tc + ${e}u;`, `  let yb_${e} = (m_${e} / PQ) * params.K * PQ + m_${e} % PQ;`]),
+    '  // Store: 4 rows x 4 columns.',
+    ...four.map((e) => `  let m_${e} = m0 + tc + ${e}u;`),
     ...four.flatMap((i) => [
-      `  if (k0 + tr + ${i}u < params.K) {`,
-      `    let k = k0 + tr + ${i}u;`,
-      '    var b = 0.0;',
-      '    if (EPILOGUE == 1u || EPILOGUE == 2u) {',
-      '      b = bias[k];',
-      '    }',
-      `    var v = acc_${i} + b;`,
-      '    if (EPILOGUE >= 2u) {',
-      '      v = max(v, vec4f(0.0));',
-      '    }',
-      ...four.flatMap((e) => [`    if (m_${e} < NPQ) {`, `      y[yb_${e} + k * PQ] = v.${'xyzw'[e]};`, '    }']),
+      `  if (r0 + tr + ${i}u < ROWS) {`,
+      `    let row = r0 + tr + ${i}u;`,
+      ...spec.rowEpilogue('row', `acc_${i}`).map((l) => `    ${l}`),
+      ...four.flatMap((e) => [`    if (m_${e} < COLS) {`, `      ${spec.store('row', e)}`, '    }']),
       '  }',
     ]),
     '}',
   ];
   return [
-    '// Generated by tiledConv2dForward() in src/kernels/wgsl_template.ts: do not edit.',
-    '// y = conv(x, w) (+ bias) (ReLU) as a GEMM through workgroup-memory tiles, for GPUs (see that file).',
+    `// Generated by ${spec.generator} in src/kernels/wgsl_template.ts: do not edit.`,
+    `// ${spec.what} as a GEMM through workgroup-memory tiles, for GPUs (see that file).`,
     `var<workgroup> ta: array<f32, ${tileM * tileK}>;`,
     `var<workgroup> tb: array<f32, ${tileN * tileK}>;`,
     '',
     ...main,
     '',
   ].join('\n');
+}
+
+/**
+ * The convolution forward kernel as a tiled GEMM (tiledConvGemm), for GPUs: y = W · im2col(x), rows
+ * the output channels k, columns the output positions (n, p, q), reduction (c, r, s). Same bindings,
+ * Params, overrides and epilogues as the other forms (the wrapper appends conv2d_forward_io.wgsl and
+ * conv2d_params.wgsl). Not timed on a GPU yet: the forms' start-up measurement decides where it runs.
+ */
+export function tiledConv2dForward(): string {
+  return tiledConvGemm({
+    generator: 'tiledConv2dForward()',
+    what: 'y = conv(x, w) (+ bias) (ReLU)',
+    rows: 'params.K',
+    cols: 'params.N * PQ',
+    reduction: 'params.C * RS',
+    bSetup: (e) => [
+      `let bn_${e} = bm_${e} / PQ;`,
+      `let bp_${e} = (bm_${e} - bn_${e} * PQ) / params.Q;`,
+      `let bx_${e} = bn_${e} * params.C * HW;`,
+      `let bh_${e} = i32(bp_${e} * params.stride) - i32(params.pad);`,
+      `let bw_${e} = i32((bm_${e} - bn_${e} * PQ - bp_${e} * params.Q) * params.stride) - i32(params.pad);`,
+    ],
+    aValue: (row, j) => `w[${row} * RED + ${j}]`,
+    bRow: ['let c = j / RS;', 'let r = (j - c * RS) / params.S;', 'let s = j - c * RS - r * params.S;'],
+    bValue: (e) => [
+      `let ih_${e} = bh_${e} + i32(r);`,
+      `let iw_${e} = bw_${e} + i32(s);`,
+      `let ok_${e} = j_ok && ih_${e} >= 0 && ih_${e} < i32(params.H) && iw_${e} >= 0 && iw_${e} < i32(params.W);`,
+      `let bv_${e} = select(0.0, x[select(0u, bx_${e} + c * HW + u32(ih_${e}) * params.W + u32(iw_${e}), ok_${e})], ok_${e});`,
+    ],
+    rowEpilogue: (row, acc) => [
+      'var b = 0.0;',
+      'if (EPILOGUE == 1u || EPILOGUE == 2u) {',
+      `  b = bias[${row}];`,
+      '}',
+      `var v = ${acc} + b;`,
+      'if (EPILOGUE >= 2u) {',
+      '  v = max(v, vec4f(0.0));',
+      '}',
+    ],
+    store: (row, e) => `y[(m_${e} / PQ) * params.K * PQ + m_${e} % PQ + ${row} * PQ] = v.${'xyzw'[e]};`,
+  });
+}
+
+/**
+ * The convolution data-gradient kernel as a tiled GEMM (tiledConvGemm), for GPUs: rows the input
+ * channels c, columns the input positions (n, h, w), reduction (k, r, s) over the filter taps that
+ * reach a position (dy row (h + pad - r) / stride when that divides, likewise columns; zero otherwise).
+ * Same bindings, Params and overrides as the other forms (the wrapper appends
+ * conv2d_backward_data_io.wgsl and conv2d_params.wgsl). Not timed on a GPU yet.
+ */
+export function tiledConv2dBackwardData(): string {
+  return tiledConvGemm({
+    generator: 'tiledConv2dBackwardData()',
+    what: 'dx = the gradient of conv(x, w) with respect to x',
+    rows: 'params.C',
+    cols: 'params.N * HW',
+    reduction: 'params.K * RS',
+    bSetup: (e) => [
+      `let bn_${e} = bm_${e} / HW;`,
+      `let bhw_${e} = bm_${e} - bn_${e} * HW;`,
+      `let bhp_${e} = i32(bhw_${e} / params.W) + i32(params.pad);`,
+      `let bwp_${e} = i32(bhw_${e} % params.W) + i32(params.pad);`,
+      `let bd_${e} = bn_${e} * params.K * PQ;`,
+    ],
+    aValue: (row, j) => `w[(${j} / RS) * params.C * RS + ${row} * RS + ${j} % RS]`,
+    bRow: ['let k = j / RS;', 'let r = (j - k * RS) / params.S;', 'let s = j - k * RS - r * params.S;', 'let st = i32(params.stride);'],
+    bValue: (e) => [
+      `let th_${e} = bhp_${e} - i32(r);`,
+      `let tw_${e} = bwp_${e} - i32(s);`,
+      '// max(., 0) so that the division never sees a negative operand; those taps are masked anyway.',
+      `let p_${e} = max(th_${e}, 0) / st;`,
+      `let q_${e} = max(tw_${e}, 0) / st;`,
+      `let ok_${e} = j_ok && th_${e} >= 0 && tw_${e} >= 0 && p_${e} * st == th_${e} && q_${e} * st == tw_${e} && p_${e} < i32(params.P) && q_${e} < i32(params.Q);`,
+      `let bv_${e} = select(0.0, dy[select(0u, bd_${e} + k * PQ + u32(p_${e}) * params.Q + u32(q_${e}), ok_${e})], ok_${e});`,
+    ],
+    rowEpilogue: (_row, acc) => [`let v = ${acc};`],
+    store: (row, e) => `dx[(m_${e} / HW) * params.C * HW + ${row} * HW + m_${e} % HW] = v.${'xyzw'[e]};`,
+  });
 }
 
 // ---- conv2d backward-data: register block in named variables -----------------------------------

@@ -26,7 +26,7 @@ const FACTORY_ARGS: Record<string, readonly (readonly unknown[])[]> = {
   // its BK register blocks (BLOCK_CHANNELS in conv2d_forward.ts), the written-out form, and the subgroup form for two subgroup sizes
   conv2dForwardDef: [[20], [25], [10, 'scalar'], [20, 'subgroup', 8], [25, 'subgroup', 4], [64, 'tiled']],
   matmulFormDef: [['blocked'], ['scalar'], ['tiled'], ['tiled4'], ['subgroup', 8], ['subgroup', 32]], // every form of matmul.ts
-  conv2dBackwardDataFormDef: [['blocked'], ['scalar'], ['subgroup', 8], ['subgroup', 4]], // every form of conv2d_backward_data.ts
+  conv2dBackwardDataFormDef: [['blocked'], ['scalar'], ['subgroup', 8], ['subgroup', 4], ['tiled']], // every form of conv2d_backward_data.ts
   conv2dBackwardFilterFormDef: [['blocked'], ['reduce'], ['scalar'], ['subgroup', 8, 20], ['subgroup', 4, 25]], // every form of conv2d_backward_filter.ts
   rowDotsFormDef: [['row'], ['workgroup']], // both forms of row_dots.ts
 };

@@ -207,8 +207,8 @@ const variantChecks: KernelCheck[] = CASES.map(({ name, shape: sh, epilogues = [
   }),
 );
 
-// The tiled forward form (GPUs; compiled on a CPU driver only when forced) on every case and on one
-// with two channel tiles and a partial position tile. SwiftShader takes seconds to compile each of its
+// The tiled forms of the forward and data-gradient kernels (GPUs; compiled on a CPU driver only when
+// forced) on every case and on one with two channel tiles and a partial position tile. SwiftShader takes seconds to compile each of its
 // pipelines (one per epilogue), so the browser runs the cases that take padding, stride 2, R != S and
 // two tiles; Node runs them all.
 const TILED_BROWSER_CASES = ['stride 2, pad 2, R!=S, K=33', 'two channel tiles, pad 1'];
@@ -217,13 +217,17 @@ const tiledChecks: KernelCheck[] = [
   { name: 'two channel tiles, pad 1', shape: { N: 2, C: 3, H: 9, W: 7, K: 70, R: 3, S: 3, stride: 1, pad: 1 }, epilogues: ['bias_relu', 'relu'] as Conv2dEpilogue[] },
 ].map(({ name, shape: sh, epilogues = [] }) =>
   gpuCheck(
-    `tiled forward: ${name}: ${label(sh)}`,
+    `tiled forward and data gradient: ${name}: ${label(sh)}`,
     async (gpu, s) => {
       const rng = new Rng(sh.N * 1000 + sh.C * 100 + sh.K + 7);
       const x = rng.normals(sh.N * sh.C * sh.H * sh.W);
       const w = rng.normals(sh.K * sh.C * sh.R * sh.S, 0.5);
       const bias = rng.normals(sh.K);
-      await checkForward(gpu, s, name, sh, epilogues, 'tiled', { x, w, bias, bx: s.upload('x', x), bw: s.upload('w', w), bb: s.upload('bias', bias) });
+      const bw = s.upload('w', w);
+      await checkForward(gpu, s, name, sh, epilogues, 'tiled', { x, w, bias, bx: s.upload('x', x), bw, bb: s.upload('bias', bias) });
+      const { P, Q } = conv2dOutputShape(sh);
+      const dy = rng.normals(sh.N * sh.K * P * Q);
+      await checkBackwardData(gpu, s, name, sh, 'tiled', { dy, w, bdy: s.upload('dy', dy), bw });
     },
     TILED_BROWSER_CASES.includes(name) ? undefined : 'tiled form: SwiftShader compiles each pipeline in seconds; two cases cover its paths there',
   ),
