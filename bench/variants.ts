@@ -71,8 +71,10 @@ function items(opts: VariantBenchOptions, gpu: Gpu): Item[] {
   // Only the forms this device runs (the subgroup forms need a fixed subgroup size and are off on SwiftShader).
   const here = <V extends string>(forms: KernelForms<V, any, any, any>, variants: readonly V[]) => variants.filter((v) => formAvailable(gpu, forms, v));
   const matmulVariants: MatmulVariant[] = here(MATMUL_FORMS, ['blocked', ...(opts.matmulVariants ?? MATMUL_VARIANTS).filter((v) => v !== 'blocked')]);
-  const dataVariants = here(CONV2D_BACKWARD_DATA_FORMS, CONV2D_BACKWARD_DATA_VARIANTS);
-  const forwardVariants = here(CONV2D_FORWARD_FORMS, CONV2D_FORWARD_VARIANTS);
+  // The GPU-only forms (the tiled ones, the filter gradient's reduce) go with matmul's tiled.
+  const gpuForms = matmulVariants.includes('tiled');
+  const dataVariants = here(CONV2D_BACKWARD_DATA_FORMS, CONV2D_BACKWARD_DATA_VARIANTS).filter((v) => v !== 'tiled' || gpuForms);
+  const forwardVariants = here(CONV2D_FORWARD_FORMS, CONV2D_FORWARD_VARIANTS).filter((v) => v !== 'tiled' || gpuForms);
   const matmuls = new Map<string, Promise<Matmul>>();
   const convs = new Map<string, Promise<Conv2dForward>>();
   const matmulItems: Item[] = matmulBenchProducts().map((p) => ({
@@ -139,8 +141,7 @@ function items(opts: VariantBenchOptions, gpu: Gpu): Item[] {
       return { dispatches, buffers };
     },
   }));
-  // The GPU-only forms (matmul's tiled, the filter gradient's reduce) go together.
-  const filterVariants = here(CONV2D_BACKWARD_FILTER_FORMS, CONV2D_BACKWARD_FILTER_VARIANTS).filter((v) => v !== 'reduce' || matmulVariants.includes('tiled'));
+  const filterVariants = here(CONV2D_BACKWARD_FILTER_FORMS, CONV2D_BACKWARD_FILTER_VARIANTS).filter((v) => v !== 'reduce' || gpuForms);
   const filters = new Map<string, Promise<Conv2dBackwardFilter>>();
   const filterItems: Item[] = (['filter', 'filter_weighted'] as const).flatMap((kind) =>
     convBenchCases(kind).map((c) => ({
