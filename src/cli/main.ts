@@ -308,7 +308,7 @@ export function buildProgram(s: Streams, setCode: (code: number) => void): Comma
       .addOption(new Option('--eval-every <k>', `evaluate every K steps (default: the preset's, fig2 ${fig2.full.evalEvery}; at most --steps)`).argParser(parsePositiveInt))
       .addOption(new Option('--out <dir>', 'output folder (default: runs/<preset>[-quick], under runs/<dataset>/ for another data set than MNIST)'))
       .option('--resume', 'keep the finished runs of an earlier sweep with the same settings in --out, continue its interrupted run from its checkpoint, and run the rest', false)
-      .option('--force', 'start afresh in an --out that holds an earlier sweep, replacing its results', false)
+      .option('--force', 'start afresh in an --out that holds an earlier sweep, replacing its results (also when --resume is given)', false)
       .option('--estimate', 'time each method for a few steps on this adapter and print how long the sweep (or shard) would take; writes nothing', false)
       .addOption(
         new Option('--shard <k/N>', 'run only shard k of N: run i of the sweep belongs to shard (i mod N) + 1 (default --out: runs/<preset>/shard-k-of-N); combine the shards with `l2rw sweep merge`').argParser(parseShardOption),

@@ -55,7 +55,10 @@ export interface SweepCommandOptions {
   json: boolean;
   /** Keep the finished runs of an earlier sweep into the same folder. */
   resume: boolean;
-  /** Replace the results of an earlier sweep into the same folder (without it, such a folder is refused). */
+  /**
+   * Replace the results of an earlier sweep into the same folder (without it, such a folder is
+   * refused). Wins over `resume`: `npm start` passes --resume, and `npm start -- --force` trains again.
+   */
   force?: boolean;
   /** Only measure and print how long the sweep would take; nothing is written. */
   estimate?: boolean;
@@ -118,7 +121,7 @@ export async function sweepCommand(o: SweepCommandOptions, s: Streams, gpuFactor
       progress.event('run', { index: i, point: plan.points[pointIndex(plan, r.config)]?.label, seed: r.config.seed, ...summary });
     },
     shouldStop,
-  }, { resume: o.resume, checkpointEvery: o.checkpointEvery ?? 0 });
+  }, { resume: o.resume && !o.force, checkpointEvery: o.checkpointEvery ?? 0 });
   progress.update(outcome.results.length * plan.base.steps);
   progress.stop();
   const failed = outcome.results.filter((r) => r.status === 'diverged' || r.status === 'failed');

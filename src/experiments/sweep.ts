@@ -265,7 +265,7 @@ export function previousSweep(outDir: string, plan: SweepPlan): { runs: RunResul
     throw new UsageError(`--resume: cannot read ${file}: ${(e as Error).message}`);
   }
   if (JSON.stringify(old.plan?.config) !== JSON.stringify(sharedConfig(plan))) {
-    throw new UsageError(`--resume: ${file} was made with other settings; use another --out or drop --resume`);
+    throw new UsageError(`--resume: ${file} was made with other settings; use another --out, drop --resume, or add --force to replace it`);
   }
   const was = old.plan?.shard;
   if (JSON.stringify(was ?? null) !== JSON.stringify(plan.shard ?? null)) {

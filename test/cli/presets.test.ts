@@ -86,7 +86,7 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(readFileSync(join(out, 'clean-size.svg'), 'utf8')).toContain('Clean images per class');
   });
 
-  it('imbalance-noise: a long tail with noise levels as the axis; an earlier sweep is refused without --resume, kept with it', async () => {
+  it('imbalance-noise: a long tail with noise levels as the axis; an earlier sweep is refused without --resume, kept with it, replaced with --force', async () => {
     const out = join(tmp, 'both');
     const args = ['sweep', '--preset', 'imbalance-noise', ...TINY, '--methods', 'plain,l2rw', '--out', out];
     const r = await l2rw(args);
@@ -107,6 +107,15 @@ describe('l2rw sweep --preset noise | clean-size | imbalance-noise (tiny)', () =
     expect(again.code, again.stderr).toBe(0);
     const res2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
     expect(res2.runs).toEqual(res.runs);
+    // Other settings: refused with --resume alone (naming --force), replaced with --force as well
+    // (npm start passes --resume, so `npm start -- --force` must start afresh).
+    const changed = [...args, '--lr', '0.02', '--resume'];
+    const mismatch = await l2rw(changed);
+    expect(mismatch.code).toBe(2);
+    expect(mismatch.stderr).toMatch(/made with other settings.*--force/);
+    const replaced = await l2rw([...changed, '--force']);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).plan.config).toMatchObject({ lr: 0.02 });
   });
 
   it('--estimate times each method here and prices every run, writing nothing', async () => {
