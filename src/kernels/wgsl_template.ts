@@ -172,6 +172,20 @@ export function registerBlockMatmul({ tm, tn }: RegisterBlockOptions): string {
 /** Tile geometry of tiledMatmul: fixed, 16 x 16 invocations of 4 x 4 each, k in steps of 16. */
 export const TILED_MATMUL = { tileM: 64, tileN: 64, tileK: 16, threadsX: 16, threadsY: 16 } as const;
 
+/**
+ * The body of every tiled kernel's reduction step, once the tiles ta [k][row] and tb [k][column] are
+ * written: a barrier, each invocation's 4 x 4 block times the tile's 16 k-steps into acc_0 .. acc_3,
+ * and a barrier before the tiles are overwritten.
+ */
+const TILE_PRODUCT: string[] = [
+  '    workgroupBarrier();',
+  `    for (var kk = 0u; kk < ${TILED_MATMUL.tileK}u; kk++) {`,
+  `      let bv = vec4f(${range(4).map((e) => `tb[kk * ${TILED_MATMUL.tileN}u + tc${e ? ` + ${e}u` : ''}]`).join(', ')});`,
+  ...range(4).map((i) => `      acc_${i} += ta[kk * ${TILED_MATMUL.tileM}u + tr + ${i}u] * bv;`),
+  '    }',
+  '    workgroupBarrier();',
+];
+
 export interface TiledOptions {
   /**
    * Load a and b as vec4s (bindings array<vec4f>). Needs the dimension each operand is contiguous
@@ -262,12 +276,7 @@ export function tiledMatmul({ vec4 }: TiledOptions): string {
     '      }',
     ...put4('tb', (e) => `b_line * ${tileN}u + b_run + ${e}u`),
     '    }',
-    '    workgroupBarrier();',
-    `    for (var kk = 0u; kk < ${tileK}u; kk++) {`,
-    `      let bv = vec4f(tb[kk * ${tileN}u + tc], tb[kk * ${tileN}u + tc + 1u], tb[kk * ${tileN}u + tc + 2u], tb[kk * ${tileN}u + tc + 3u]);`,
-    ...rows.map((i) => `      acc_${i} += ta[kk * ${tileM}u + tr + ${i}u] * bv;`),
-    '    }',
-    '    workgroupBarrier();',
+    ...TILE_PRODUCT,
     '  }',
     ...rows.map((i) => `  store4(m0 + tr + ${i}u, n0 + tc, acc_${i});`),
     '}',
@@ -696,12 +705,7 @@ function tiledConvGemm(spec: ConvGemmSpec): string {
     '    let j_ok = j0 + b_row < RED;',
     ...spec.bRow.map((l) => `    ${l}`),
     ...four.flatMap((e) => [...spec.bValue(e).map((l) => `    ${l}`), `    tb[b_row * ${tileN}u + b_run + ${e}u] = bv_${e};`]),
-    '    workgroupBarrier();',
-    `    for (var kk = 0u; kk < ${tileK}u; kk++) {`,
-    `      let bv = vec4f(tb[kk * ${tileN}u + tc], tb[kk * ${tileN}u + tc + 1u], tb[kk * ${tileN}u + tc + 2u], tb[kk * ${tileN}u + tc + 3u]);`,
-    ...four.map((i) => `      acc_${i} += ta[kk * ${tileM}u + tr + ${i}u] * bv;`),
-    '    }',
-    '    workgroupBarrier();',
+    ...TILE_PRODUCT,
     '  }',
     '  // Store: 4 rows x 4 columns.',
     ...four.map((e) => `  let m_${e} = m0 + tc + ${e}u;`),
