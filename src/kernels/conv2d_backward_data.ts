@@ -62,7 +62,7 @@ export function conv2dBackwardDataFormDef(variant: Conv2dBackwardDataVariant, su
 export const CONV2D_BACKWARD_DATA_FORMS: KernelForms<Conv2dBackwardDataVariant, Conv2dShape, Conv2dBackwardData, { dy: GPUBuffer; w: GPUBuffer; dx: GPUBuffer }> = {
   kernel: 'conv2d_backward_data',
   variants: CONV2D_BACKWARD_DATA_VARIANTS,
-  defs: (v, gpu) => [conv2dBackwardDataFormDef(v, gpu?.subgroupSize ?? null)],
+  defs: (v, gpu) => [conv2dBackwardDataFormDef(v, gpu.subgroupSize)],
   available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   // Workgroup memory and barriers are emulated on CPU drivers: the tiled form is for GPUs.
   cpuCandidates: ['blocked', 'scalar', 'subgroup'],

@@ -110,7 +110,7 @@ export const FILTER_TUNE_SHAPES: readonly Conv2dShape[] = [
 export const CONV2D_BACKWARD_FILTER_FORMS: KernelForms<Conv2dBackwardFilterVariant, Conv2dShape, Conv2dBackwardFilter, { x: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer }> = {
   kernel: 'conv2d_backward_filter',
   variants: CONV2D_BACKWARD_FILTER_VARIANTS,
-  defs: (v, gpu) => formDefs(v, gpu?.subgroupSize ?? null),
+  defs: (v, gpu) => formDefs(v, gpu.subgroupSize),
   available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   // On a CPU driver the reduce form lost by 3x or more (lavapipe: 135 ms against 44 ms on these shapes,
   // loaded machine), so only GPUs pay for its measurement.

@@ -177,7 +177,7 @@ export const CONV_TUNE_SHAPES: readonly Conv2dShape[] = [
 export const CONV2D_FORWARD_FORMS: KernelForms<Conv2dForwardVariant, Conv2dShape, Conv2dForward, { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer }> = {
   kernel: 'conv2d_forward',
   variants: CONV2D_FORWARD_VARIANTS,
-  defs: (v, gpu) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v, gpu?.subgroupSize ?? null)),
+  defs: (v, gpu) => VARIANT_BLOCKS[v].map((bk) => conv2dForwardDef(bk, v, gpu.subgroupSize)),
   available: (v, gpu) => v !== 'subgroup' || gpu.subgroupForms,
   // Workgroup memory and barriers are emulated on CPU drivers: the tiled form is for GPUs.
   cpuCandidates: ['blocked', 'scalar', 'subgroup'],

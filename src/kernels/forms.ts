@@ -18,7 +18,7 @@ export interface KernelForms<V extends string, Shape, Op, Operands> {
    * The pipelines a form compiles. Their sources, form by form in `variants` order, are part of the
    * cache key, so an edited kernel is measured again.
    */
-  defs(variant: V, gpu?: Gpu): readonly KernelDef[];
+  defs(variant: V, gpu: Gpu): readonly KernelDef[];
   /** The candidates on a CPU driver (default: every form); the rest are too slow there to be worth timing. */
   cpuCandidates?: readonly V[];
   /** Whether a form can run on this device (default: every form can); one that cannot is never a candidate. */
@@ -51,8 +51,8 @@ export function checkFormAvailable<V extends string>(gpu: Gpu, forms: AnyForms<V
 }
 
 /** What the cached choice depends on: the sources of every form this device can run, and the measured shapes. */
-export function formsSources(forms: AnyForms<string>, gpu?: Gpu): string {
-  const variants = gpu ? forms.variants.filter((v) => formAvailable(gpu, forms, v)) : forms.variants;
+export function formsSources(forms: AnyForms<string>, gpu: Gpu): string {
+  const variants = forms.variants.filter((v) => formAvailable(gpu, forms, v));
   return [...variants.flatMap((v) => forms.defs(v, gpu).map(kernelSource)), JSON.stringify(forms.tuneShapes)].join('\n');
 }
 

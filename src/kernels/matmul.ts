@@ -138,7 +138,7 @@ const TUNE_SHAPES: MatmulShape[] = [
 export const MATMUL_FORMS: KernelForms<MatmulVariant, MatmulShape, Matmul, { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }> = {
   kernel: 'matmul',
   variants: MATMUL_VARIANTS,
-  defs: (v, gpu) => FORMS[v].map((f) => matmulFormDef(f, gpu?.subgroupSize ?? null)),
+  defs: (v, gpu) => FORMS[v].map((f) => matmulFormDef(f, gpu.subgroupSize)),
   // The tiled form measured 3-30x slower than the register forms on lavapipe and SwiftShader, and
   // SwiftShader takes 5-10 s of CPU to compile it.
   cpuCandidates: ['blocked', 'scalar', 'subgroup'],

@@ -5,13 +5,12 @@
 // dispatch, plan()'s argument checks, and the variant choice (override, cache, measurement).
 import type { Gpu } from '../../../src/gpu/gpu';
 import { runDispatches } from '../../../src/kernels/kernel';
-import { MATMUL_TILING, matmulVariantTiling, MATMUL_VARIANTS, Matmul, type MatmulOptions, type MatmulVariant } from '../../../src/kernels/matmul';
+import { MATMUL_FORMS, MATMUL_TILING, matmulCandidates, matmulVariantTiling, MATMUL_VARIANTS, measureMatmul, Matmul, type MatmulOptions, type MatmulVariant } from '../../../src/kernels/matmul';
 import { tiledVec4Fits } from '../../../src/kernels/wgsl_template';
-import { MATMUL_FORMS, matmulCandidates, measureMatmul } from '../../../src/kernels/matmul';
 import { KernelChoices, memoryChoiceStore, parseKernelOverrides, type Measurement } from '../../../src/gpu/kernel_choices';
 import { Rng } from '../../../src/util/rng';
 import { matmulRef } from '../../reference/matmul';
-import { assert, assertClose, assertEqual, assertMeasurement, assertRejects, assertSame, assertThrows, formRunsHere as formRunsOn, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
+import { assert, assertClose, assertEqual, assertMeasurement, assertRejects, assertSame, assertThrows, formRunsHere, gpuCheck, maxAbs, type CheckGroup, type KernelCheck, type Scratch } from './check';
 
 type Shape = { m: number; n: number; k: number };
 
@@ -138,14 +137,14 @@ function nodeOnlyReason(opts: MatmulOptions): string | undefined {
   return i >= 3 ? 'tiled form: SwiftShader compiles each pipeline in 5-10 s; the first three tiled configurations cover its load paths there' : undefined;
 }
 
-/** Whether the form runs here (else: that forcing it fails clearly). */
-function formRunsHere(gpu: Gpu, variant: MatmulVariant, opts: MatmulOptions = { variant }): Promise<boolean> {
-  return formRunsOn(gpu, MATMUL_FORMS, variant, () => Matmul.create(gpu, opts));
+/** Whether the matmul form runs here (else: that forcing it fails clearly). */
+function matmulFormRunsHere(gpu: Gpu, variant: MatmulVariant, opts: MatmulOptions = { variant }): Promise<boolean> {
+  return formRunsHere(gpu, MATMUL_FORMS, variant, () => Matmul.create(gpu, opts));
 }
 
 const variantChecks: KernelCheck[] = VARIANTS.map((opts, vi) =>
   gpuCheck(describeOpts(opts), async (gpu, s) => {
-    if (!(await formRunsHere(gpu, opts.variant!, opts))) return;
+    if (!(await matmulFormRunsHere(gpu, opts.variant!, opts))) return;
     const mm = await Matmul.create(gpu, opts);
     assertSame(mm.variant, opts.variant, 'the forced variant');
     const shapes = shapesFor(opts.variant!, gpu);
@@ -220,13 +219,13 @@ export const matmulChecks: CheckGroup = {
     ...variantChecks,
 
     gpuCheck('bias_relu clamps negative sums to exactly zero and keeps positive ones (every form)', async (gpu, s) => {
-      for (const variant of MATMUL_VARIANTS) if (await formRunsHere(gpu, variant)) await checkClamp(gpu, s, variant);
+      for (const variant of MATMUL_VARIANTS) if (await matmulFormRunsHere(gpu, variant)) await checkClamp(gpu, s, variant);
     }),
 
     gpuCheck('reads and writes bindings at a 256-byte offset inside larger buffers (every form)', async (gpu, s) => {
       // 19x23x29 takes the tiled form's scalar-load flavour, 20x24x28 its vec4 one.
       for (const variant of MATMUL_VARIANTS) {
-        if (!(await formRunsHere(gpu, variant))) continue;
+        if (!(await matmulFormRunsHere(gpu, variant))) continue;
         for (const shape of [{ m: 19, n: 23, k: 29 }, { m: 20, n: 24, k: 28 }]) await checkOffsets(gpu, s, variant, shape);
       }
     }),
